@@ -1,0 +1,56 @@
+# landbot-resume: `make demo` plays the whole flow locally, `make test` runs every check.
+# Everything runs from a virtual environment this Makefile creates with Python 3.13 (the
+# Lambda runtime's version), wherever that Python is installed.
+
+# The first candidate that really runs 3.13 (a pyenv shim may exist and refuse to run).
+PYTHON ?= $(shell for c in $$(command -v python3.13) $$(ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | sort -rV) /usr/local/bin/python3.13 /usr/bin/python3.13; do "$$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo "$$c"; break; }; done)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+WHEELS := .cache/wheels
+LAYER_WHEEL_ARGS := --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.13 --implementation cp --no-deps
+
+export PATH := $(BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= eu-west-1
+# sam build takes the layer's wheels from here, so builds (and their tests) need no network.
+export WHEELHOUSE := $(CURDIR)/$(WHEELS)
+
+.PHONY: install demo run test lint typecheck unit validate build clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml layers/shared/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed: install it (e.g. pyenv install 3.13) or set PYTHON=/path/to/python3.13"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
+	$(BIN)/python -m pip install --quiet -r layers/shared/requirements.txt --group dev
+	$(BIN)/python -m pip download --quiet $(LAYER_WHEEL_ARGS) -r layers/shared/requirements.txt -d $(WHEELS)
+	touch $@
+
+demo: install
+	python -m tests.stack demo
+
+run: install
+	python -m tests.stack run
+
+test: lint typecheck
+	python -m pytest
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+typecheck: install
+	mypy
+
+unit: install
+	python -m pytest tests/unit
+
+validate: install
+	sam validate --lint
+
+build: install
+	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(WHEELHOUSE) sam build
+
+clean:
+	rm -rf $(VENV) .cache .aws-sam

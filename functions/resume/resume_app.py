@@ -1,0 +1,78 @@
+"""Completion queue consumer: each record is a payment event or a plain completion message."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from landbot_resume.events import completion_from_message
+from landbot_resume.landbot import DEFAULT_API_URL, LandbotClient
+from landbot_resume.resume import ResumeResult, resume_process
+from landbot_resume.secrets import get_secret
+from landbot_resume.store import ProcessStore
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# Every record failing (Landbot down) is reported like any partial failure, not as a crash:
+# the records are retried either way, and the errors alarm stays for real faults.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+store = ProcessStore(os.environ["PROCESSES_TABLE"])
+landbot = LandbotClient(
+    token=lambda: get_secret(os.environ["LANDBOT_TOKEN_SECRET"]),
+    base_url=os.environ.get("LANDBOT_API_URL", DEFAULT_API_URL),
+)
+_METRIC_OF_RESULT = {
+    ResumeResult.RESUMED: "ProcessesResumed",
+    ResumeResult.FAILED: "ProcessesFailed",
+    ResumeResult.DUPLICATE: "DuplicateEvents",
+}
+
+
+@tracer.capture_method
+def handle_record(record: SQSRecord) -> None:
+    try:
+        completion = completion_from_message(record.body)
+        if completion is None:
+            logger.info("Event ignored: it is for no waiting process", message_id=record.message_id)
+            metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
+            return
+        result = resume_process(completion, store, landbot, now=int(time.time()))
+    except Exception as error:
+        # The record goes back to the queue (and to the DLQ once its receives run out).
+        logger.warning(
+            "Completion not handled, will be retried",
+            message_id=record.message_id,
+            error=type(error).__name__,
+            reason=str(error),
+        )
+        metrics.add_metric(name="CompletionErrors", unit=MetricUnit.Count, value=1)
+        raise
+    logger.info(
+        "Completion handled",
+        process_id=completion.process_id,
+        outcome=completion.outcome,
+        result=result,
+    )
+    metrics.add_metric(name=_METRIC_OF_RESULT[result], unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

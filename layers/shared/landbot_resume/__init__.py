@@ -1,0 +1,1 @@
+"""landbot-resume: resume a parked Landbot bot when an outside process completes."""

@@ -1,0 +1,94 @@
+"""The whole flow on the local stack: Landbot's webhook call over HTTP, the payment event on
+the bus, the rule, the queue, the poller, the resume function, the simulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import requests
+
+from tests.cfn import ROOT
+from tests.integration.conftest import wait_until
+from tests.stack.samples import stripe_event
+from tests.stack.stack import LocalStack
+
+BOT, NODE = 1010178, "Nkqgn6xkf"
+
+
+def start_process(stack: LocalStack, customer_id: int) -> str:
+    assert stack.simulator is not None
+    stack.simulator.add_customer(
+        customer_id, {"data": {"type": "object", "value": {}, "extra": {}}}
+    )
+    answer = requests.post(
+        stack.webhook_url,
+        json={"bot_id": BOT, "node_id": NODE, "customer_id": customer_id},
+        headers={"X-Webhook-Token": stack.webhook_token},
+        timeout=10,
+    )
+    assert answer.status_code == 201
+    return str(answer.json()["process_id"])
+
+
+def status(stack: LocalStack, process_id: str) -> str:
+    answer = requests.get(
+        f"{stack.webhook_url}/{process_id}",
+        headers={"X-Webhook-Token": stack.webhook_token},
+        timeout=10,
+    )
+    return str(answer.json()["status"])
+
+
+def test_a_payment_on_the_bus_resumes_the_bot_once(stack: LocalStack, customer_id: int) -> None:
+    assert stack.simulator is not None
+    process_id = start_process(stack, customer_id)
+    event = stripe_event("checkout.session.completed", process_id)
+    stack.put_event(event)
+    assert wait_until(lambda: status(stack, process_id) == "RESUMED")
+    stack.put_event(event)  # Stripe and EventBridge deliver at least once
+    assert wait_until(lambda: sum(stack.queue_depths().values()) == 0)
+    calls = [c for c in stack.simulator.calls() if f"/customers/{customer_id}/" in c.path]
+    assert [(c.method, c.path) for c in calls] == [
+        ("PUT", f"/v1/customers/{customer_id}/fields/data/"),
+        ("PUT", f"/v1/customers/{customer_id}/assign_bot/{BOT}/"),
+    ]
+    assert calls[0].body["value"]["status"] == "paid"
+    assert calls[1].body == {"launch": True, "node": NODE}
+    customer = stack.simulator.customer(customer_id)
+    assert (customer["bot_id"], customer["node"], customer["launched"]) == (BOT, NODE, True)
+
+
+def test_a_failed_payment_resumes_the_bot_with_failed(stack: LocalStack, customer_id: int) -> None:
+    assert stack.simulator is not None
+    process_id = start_process(stack, customer_id)
+    stack.put_event(stripe_event("checkout.session.async_payment_failed", process_id))
+    assert wait_until(lambda: status(stack, process_id) == "RESUMED")
+    assert stack.simulator.customer(customer_id)["fields"]["data"]["value"]["status"] == "failed"
+
+
+def test_events_the_rule_does_not_match_never_reach_the_queue(
+    stack: LocalStack, customer_id: int
+) -> None:
+    process_id = start_process(stack, customer_id)
+    event = stripe_event("checkout.session.completed", process_id)
+    event["source"] = "com.example.not-stripe"
+    stack.put_event(event)
+    time.sleep(1.5)
+    assert status(stack, process_id) == "PENDING"
+
+
+def test_the_demo_exits_0_after_a_real_resume() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.stack", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "@data.status = 'paid'" in done.stdout

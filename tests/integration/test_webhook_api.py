@@ -1,0 +1,115 @@
+"""The webhook function behind the local HTTP API, as a Landbot Webhook block calls it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from tests.integration.conftest import count_processes
+from tests.stack.samples import load
+from tests.stack.stack import LocalStack
+
+Api = Callable[..., requests.Response]
+
+
+def body(customer_id: int, **extra: Any) -> dict[str, Any]:
+    return {"bot_id": 1010178, "node_id": "Nkqgn6xkf", "customer_id": customer_id, **extra}
+
+
+def test_a_webhook_call_starts_a_pending_process(api: Api, customer_id: int) -> None:
+    answer = api("POST", json=body(customer_id, reference="order-9", context={"email": "a@b.c"}))
+    assert answer.status_code == 201
+    created = answer.json()
+    assert created["status"] == "PENDING"
+    assert created["process_id"].startswith("pr_")
+    state = api("GET", f"/{created['process_id']}")
+    assert state.status_code == 200
+    assert state.json() == created
+    # The public state carries no customer id and none of the bot's context.
+    assert "customer_id" not in state.text and "a@b.c" not in state.text
+
+
+def test_a_retried_webhook_call_does_not_start_a_second_process(
+    api: Api, stack: LocalStack, customer_id: int
+) -> None:
+    first = api("POST", json=body(customer_id))
+    before = count_processes(stack)
+    again = api("POST", json=body(customer_id))
+    assert again.status_code == 201
+    assert again.json()["process_id"] == first.json()["process_id"]
+    assert count_processes(stack) == before
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Webhook-Token": "wrong"}, {"X-Webhook-Token": ""}])
+def test_without_the_token_nothing_happens(
+    stack: LocalStack, customer_id: int, headers: dict[str, str]
+) -> None:
+    before = count_processes(stack)
+    answer = requests.post(stack.webhook_url, json=body(customer_id), headers=headers, timeout=10)
+    assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})
+    assert count_processes(stack) == before
+    state = requests.get(f"{stack.webhook_url}/pr_{'0' * 32}", headers=headers, timeout=10)
+    assert state.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"customer_id": "12/../34"}, "customer_id"),
+        ({"bot_id": -5}, "bot_id"),
+        ({"node_id": "../assign_bot"}, "node_id"),
+        ({"field": "Data"}, "field"),
+        ({"context": {"x": "y" * 3000}}, "context"),
+        ({"unexpected": 1}, "unexpected"),
+    ],
+)
+def test_invalid_input_is_named_and_stores_nothing(
+    api: Api, stack: LocalStack, customer_id: int, change: dict[str, Any], field: str
+) -> None:
+    before = count_processes(stack)
+    answer = api("POST", json={**body(customer_id), **change})
+    assert answer.status_code == 422
+    assert [error["field"] for error in answer.json()["errors"]] == [field]
+    assert count_processes(stack) == before
+
+
+def test_a_missing_field_is_named(api: Api) -> None:
+    answer = api("POST", json={"bot_id": 1, "node_id": "Nkqgn6xkf"})
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [{"field": "customer_id", "message": "Field required"}]
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status"),
+    [("{oops", "application/json", 400), ("bot_id=1", "text/plain", 415)],
+)
+def test_a_body_that_is_not_json_is_refused(
+    api: Api, data: str, content_type: str, status: int
+) -> None:
+    answer = api("POST", data=data, headers={"Content-Type": content_type})
+    assert answer.status_code == status
+    assert [error["field"] for error in answer.json()["errors"]] == ["body"]
+    assert "JSON" in answer.json()["errors"][0]["message"]
+
+
+def test_unknown_and_malformed_process_ids(api: Api) -> None:
+    assert api("GET", "/pr_" + "0" * 32).status_code == 404
+    assert api("GET", "/not-a-process").status_code == 422
+
+
+def test_the_sample_http_event_works_with_the_handler(stack: LocalStack) -> None:
+    event = load("http/create-process.json")
+    event["headers"]["x-webhook-token"] = stack.webhook_token
+    response = stack.webhook.invoke(event)
+    assert response["statusCode"] == 201
+    process_id = json.loads(response["body"])["process_id"]
+    get = load("http/get-process.json")
+    get["headers"]["x-webhook-token"] = stack.webhook_token
+    get["pathParameters"] = {"process_id": process_id}
+    get["rawPath"] = get["requestContext"]["http"]["path"] = f"/processes/{process_id}"
+    response = stack.webhook.invoke(get)
+    assert (response["statusCode"], json.loads(response["body"])["status"]) == (200, "PENDING")

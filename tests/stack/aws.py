@@ -1,0 +1,228 @@
+"""The stack's AWS resources, created on a moto server from template.yaml itself.
+
+Only the resources the functions talk to are created (table, queues, bus, rule, secrets);
+their properties are read from the template, so the local stack cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from tests.cfn import load_template
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+STACK_NAME = "landbot-resume-local"
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass
+class Resources:
+    """Physical ids of the created resources, and the functions' environments."""
+
+    endpoint: str
+    parameters: dict[str, str]
+    physical: dict[str, str] = field(default_factory=dict)  # logical id -> what Ref returns
+    arns: dict[str, str] = field(default_factory=dict)  # logical id -> Arn
+    webhook_token: str = ""
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **CREDENTIALS)
+
+    @property
+    def table(self) -> str:
+        return self.physical["ProcessesTable"]
+
+    @property
+    def queue_url(self) -> str:
+        return self.physical["CompletionQueue"]
+
+    @property
+    def dlq_url(self) -> str:
+        return self.physical["CompletionDeadLetterQueue"]
+
+    @property
+    def bus(self) -> str:
+        return self.parameters["EventBusName"]
+
+
+class _Resolver:
+    """Resolves the intrinsic functions the template uses for the resources created here."""
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self._ref(arg)
+            if key == "Fn::GetAtt":
+                logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                if attribute != "Arn":
+                    raise KeyError(f"local stack cannot resolve {logical}.{attribute}")
+                return self.resources.arns[logical]
+            if key == "Fn::Sub":
+                return self._sub(arg)
+            if key == "Fn::Join":
+                separator, items = arg
+                return separator.join(str(self(item)) for item in items)
+        return {key: self(item) for key, item in value.items()}
+
+    def _ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": STACK_NAME,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::Partition": "aws",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.resources.parameters:
+            return self.resources.parameters[name]
+        return self.resources.physical[name]
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
+        out, rest = "", text
+        while "${" in rest:
+            before, _, after = rest.partition("${")
+            name, _, rest = after.partition("}")
+            if name in variables:
+                value = variables[name]
+            elif "." in name:
+                value = self({"Fn::GetAtt": name.split(".", 1)})
+            else:
+                value = self._ref(name)
+            out += before + str(value)
+        return out + rest
+
+
+def function_environment(
+    template: dict[str, Any], function: str, resolve: _Resolver
+) -> dict[str, str]:
+    """The environment a function gets: Globals merged with its own variables."""
+    env: dict[str, Any] = dict(
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    own = template["Resources"][function]["Properties"].get("Environment", {})
+    env.update(own.get("Variables", {}))
+    return {name: str(resolve(value)) for name, value in env.items()}
+
+
+def create_resources(
+    endpoint: str,
+    *,
+    landbot_token: str,
+    landbot_api_url: str,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> tuple[Resources, dict[str, dict[str, str]]]:
+    """Create the template's data resources on the moto server at `endpoint`.
+
+    `overrides` replaces properties of a resource (e.g. a shorter queue visibility timeout
+    for a fast local retry loop). Returns the resources and each function's environment.
+    """
+    template = load_template()
+    parameters = {
+        name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()
+    }
+    parameters["LandbotApiUrl"] = landbot_api_url
+    resources = Resources(endpoint=endpoint, parameters=parameters)
+    resolve = _Resolver(resources)
+    props = {
+        logical: {**spec.get("Properties", {}), **(overrides or {}).get(logical, {})}
+        for logical, spec in template["Resources"].items()
+    }
+    types = {logical: spec["Type"] for logical, spec in template["Resources"].items()}
+
+    def named(logical: str) -> str:
+        return f"{STACK_NAME}-{logical}"
+
+    dynamodb, sqs = resources.client("dynamodb"), resources.client("sqs")
+    for logical in [name for name, kind in types.items() if kind == "AWS::DynamoDB::Table"]:
+        spec = props[logical]
+        dynamodb.create_table(
+            TableName=named(logical),
+            AttributeDefinitions=spec["AttributeDefinitions"],
+            KeySchema=spec["KeySchema"],
+            BillingMode=spec["BillingMode"],
+        )
+        if "TimeToLiveSpecification" in spec:
+            dynamodb.update_time_to_live(
+                TableName=named(logical), TimeToLiveSpecification=spec["TimeToLiveSpecification"]
+            )
+        resources.physical[logical] = named(logical)
+        resources.arns[logical] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{named(logical)}"
+
+    # Queues that others point at (dead-letter queues) first.
+    queues = sorted(
+        (name for name, kind in types.items() if kind == "AWS::SQS::Queue"),
+        key=lambda name: "RedrivePolicy" in props[name],
+    )
+    for logical in queues:
+        spec = resolve(props[logical])
+        attributes = {
+            key: json.dumps(value)
+            if isinstance(value, dict)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+            for key, value in spec.items()
+            if key
+            in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "RedrivePolicy",
+                "SqsManagedSseEnabled",
+                "DelaySeconds",
+                "ReceiveMessageWaitTimeSeconds",
+            )
+        }
+        url = sqs.create_queue(QueueName=named(logical), Attributes=attributes)["QueueUrl"]
+        resources.physical[logical] = url
+        resources.arns[logical] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{named(logical)}"
+
+    secretsmanager = resources.client("secretsmanager")
+    resources.webhook_token = secrets.token_urlsafe(30)
+    values = {"WebhookTokenSecret": resources.webhook_token, "LandbotTokenSecret": landbot_token}
+    for logical in [name for name, kind in types.items() if kind == "AWS::SecretsManager::Secret"]:
+        arn = secretsmanager.create_secret(Name=named(logical), SecretString=values[logical])["ARN"]
+        resources.physical[logical] = arn
+        resources.arns[logical] = arn
+
+    events = resources.client("events")
+    if resources.bus != "default":
+        events.create_event_bus(Name=resources.bus)
+    for logical in [name for name, kind in types.items() if kind == "AWS::Events::Rule"]:
+        spec = resolve(props[logical])
+        rule_arn = events.put_rule(
+            Name=named(logical),
+            EventBusName=spec["EventBusName"],
+            EventPattern=json.dumps(spec["EventPattern"]),
+            State=spec.get("State", "ENABLED"),
+        )["RuleArn"]
+        events.put_targets(
+            Rule=named(logical),
+            EventBusName=spec["EventBusName"],
+            Targets=[{"Id": target["Id"], "Arn": target["Arn"]} for target in spec["Targets"]],
+        )
+        resources.physical[logical] = named(logical)
+        resources.arns[logical] = rule_arn
+
+    environments = {
+        logical: function_environment(template, logical, resolve)
+        for logical, kind in types.items()
+        if kind == "AWS::Serverless::Function"
+    }
+    return resources, environments

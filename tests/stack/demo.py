@@ -1,0 +1,122 @@
+"""The whole story on the local stack, told as a timeline; exits 0 only after a real resume.
+
+A customer in a Landbot bot asks to pay; the bot's Webhook block starts a process and parks on
+"please wait"; Stripe reports the paid Checkout Session on EventBridge; the bot continues at
+the block that was waiting, with `status: paid` in its field. The same event, delivered
+twice, resumes it once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from tests.stack.samples import stripe_event
+from tests.stack.stack import LocalStack, Ports
+
+BOT_ID = 1010178
+NODE_ID = "Nkqgn6xkf"
+CUSTOMER_ID = 298537154
+WAIT_SECONDS = 20
+
+
+class Timeline:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def say(self, text: str) -> None:
+        print(f"  {time.monotonic() - self.start:6.2f}s  {text}", flush=True)
+
+
+def wait_for_status(stack: LocalStack, process_id: str, wanted: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        state: dict[str, Any] = requests.get(
+            f"{stack.webhook_url}/{process_id}",
+            headers={"X-Webhook-Token": stack.webhook_token},
+            timeout=5,
+        ).json()
+        if state.get("status") in wanted or time.monotonic() > deadline:
+            return state
+        time.sleep(0.1)
+
+
+def play(stack: LocalStack) -> bool:
+    simulator = stack.simulator
+    assert simulator is not None, "the demo reads the Landbot simulator's state"
+    line = Timeline()
+    line.say(f"stack up: API {stack.api_url}, Landbot simulator {simulator.url}")
+    simulator.add_customer(CUSTOMER_ID, {"data": {"type": "object", "value": {}, "extra": {}}})
+    line.say(f"customer {CUSTOMER_ID} chats with bot {BOT_ID}; Set Variable @data = {{}}")
+
+    answer = requests.post(
+        stack.webhook_url,
+        json={
+            "bot_id": BOT_ID,
+            "node_id": NODE_ID,
+            "customer_id": CUSTOMER_ID,
+            "reference": "order-1042",
+            "context": {"plan": "pro"},
+        },
+        headers={"X-Webhook-Token": stack.webhook_token},
+        timeout=5,
+    )
+    process = answer.json()
+    line.say(
+        f"Webhook block POST /processes -> {answer.status_code}"
+        f" process_id={process.get('process_id')} status={process.get('status')}"
+    )
+    if answer.status_code != 201:
+        return False
+    process_id = process["process_id"]
+    line.say('bot shows "please wait" and parks (a block with no outgoing connection)')
+
+    event = stripe_event("checkout.session.completed", process_id)
+    stack.put_event(event)
+    line.say(
+        f"customer pays (Payment Link ?client_reference_id={process_id});"
+        f" Stripe puts {event['detail-type']} on EventBridge"
+    )
+    state = wait_for_status(stack, process_id, {"RESUMED", "FAILED"})
+    line.say(f"resume function: process {state.get('status')} (outcome {state.get('outcome')})")
+    for call in simulator.calls():
+        shown = call.body.get("value", {}).get("status") if "/fields/" in call.path else call.body
+        line.say(f"Landbot API got {call.method} {call.path} {shown} -> {call.status}")
+
+    stack.put_event(event)
+    line.say("Stripe delivers the same event again (at-least-once delivery)")
+    deadline = time.monotonic() + WAIT_SECONDS
+    while sum(stack.queue_depths().values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    calls = simulator.calls()
+    customer = simulator.customer(CUSTOMER_ID)
+    jumps = [call for call in calls if "/assign_bot/" in call.path]
+    line.say(f"duplicate acknowledged: {len(jumps)} assign_bot call(s) in all")
+
+    field = customer["fields"].get("data", {}).get("value", {})
+    resumed = (
+        state.get("status") == "RESUMED"
+        and field.get("status") == "paid"
+        and customer["node"] == NODE_ID
+        and customer["bot_id"] == BOT_ID
+        and customer["launched"] is True
+        and len(calls) == 2
+        and len(jumps) == 1
+        and calls[0].path.endswith("/fields/data/")
+    )
+    line.say(
+        f"customer {CUSTOMER_ID} is at block {customer['node']} of bot {customer['bot_id']}"
+        f" with @data.status = {field.get('status')!r}"
+    )
+    return resumed
+
+
+def main() -> int:
+    print("landbot-resume demo: a paid Stripe Checkout resumes a parked Landbot bot")
+    # Free ports, so the demo runs beside a `make run` stack.
+    with LocalStack(Ports.ephemeral(), quiet=True) as stack:
+        ok = play(stack)
+    print("RESUMED: the bot continued at the right block with the result." if ok else "FAILED")
+    return 0 if ok else 1

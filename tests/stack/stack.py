@@ -1,0 +1,185 @@
+"""The whole service on one machine, without Docker: moto, the Landbot simulator, the HTTP
+API and the queue poller, wired from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from tests.stack.aws import CREDENTIALS, REGION, Resources, create_resources
+from tests.stack.gateway import Gateway
+from tests.stack.lambdas import LocalFunction
+from tests.stack.landbot_simulator import LandbotSimulator
+from tests.stack.poller import QueuePoller
+
+# moto's server logs every request; the stack's own output is what a person reads.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int = 3000
+    aws: int = 5000
+    landbot: int = 8081
+
+    @classmethod
+    def ephemeral(cls) -> Ports:
+        return cls(0, 0, 0)
+
+
+class LocalStack:
+    """Start with `with LocalStack() as stack:`; everything stops on exit.
+
+    `landbot_api_url` points the resume function at another Landbot-compatible server, with
+    `landbot_token`, and then no simulator is started.
+    """
+
+    def __init__(
+        self,
+        ports: Ports | None = None,
+        *,
+        landbot_api_url: str | None = None,
+        landbot_token: str | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        poll: bool = True,
+        quiet: bool = False,
+        landbot_rate_limit: float = 10.0,
+    ) -> None:
+        self.ports = ports or Ports()
+        self.landbot_api_url = landbot_api_url
+        self.landbot_token = landbot_token or ""
+        self.overrides = overrides
+        self.poll = poll
+        self.quiet = quiet
+        self.landbot_rate_limit = landbot_rate_limit
+        self.simulator: LandbotSimulator | None = None
+        self._started: list[Any] = []
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.aws, verbose=False)
+        self.moto.start()
+        self._started.append(self.moto)
+        host, port = self.moto.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        if self.landbot_api_url is None:
+            self.landbot_token = self.landbot_token or secrets.token_hex(20)
+            self.simulator = LandbotSimulator(
+                port=self.ports.landbot,
+                tokens=[self.landbot_token],
+                rate_limit=self.landbot_rate_limit,
+            ).start()
+            self._started.append(self.simulator)
+            self.landbot_api_url = self.simulator.url
+        self.resources, environments = create_resources(
+            endpoint,
+            landbot_token=self.landbot_token,
+            landbot_api_url=self.landbot_api_url,
+            overrides=self.overrides,
+        )
+        # The functions run in this process: they get the union of their environments,
+        # pointed at moto. Each reads only its own variables.
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        for environment in environments.values():
+            os.environ.update(environment)
+        if self.quiet:  # the functions' JSON logs and metrics would drown a demo's story
+            os.environ.update(POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
+        _reset_cached_clients()
+        self.webhook = LocalFunction("WebhookFunction")
+        self.resume = LocalFunction("ResumeFunction")
+        self.gateway = Gateway(self.webhook, port=self.ports.api).start()
+        self._started.append(self.gateway)
+        self.poller = QueuePoller(self.resume, self.resources)
+        if self.poll:
+            self.poller.start()
+            self._started.append(self.poller)
+
+    def stop(self) -> None:
+        while self._started:
+            self._started.pop().stop()
+
+    @property
+    def api_url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.gateway.url}/processes"
+
+    @property
+    def webhook_token(self) -> str:
+        return self.resources.webhook_token
+
+    def put_event(self, event: dict[str, Any]) -> None:
+        """Put an event on the stack's bus the way a partner event source delivers it."""
+        response = self.resources.client("events").put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "EventBusName": self.resources.bus,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"event not accepted: {response['Entries']}")
+
+    def send_completion(self, message: dict[str, Any]) -> None:
+        """Put a plain completion message on the completion queue."""
+        self.resources.client("sqs").send_message(
+            QueueUrl=self.resources.queue_url, MessageBody=json.dumps(message)
+        )
+
+    def queue_depths(self) -> dict[str, int]:
+        sqs = self.resources.client("sqs")
+        depths = {}
+        for name, url in (("queue", self.resources.queue_url), ("dlq", self.resources.dlq_url)):
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+            depths[name] = sum(int(value) for value in attributes.values())
+        return depths
+
+
+def _reset_cached_clients() -> None:
+    """Powertools caches its Secrets Manager client and values per process: a new stack (new
+    moto server, new secrets) must not see the previous one's."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters import base
+
+    parameters.clear_caches()
+    base.DEFAULT_PROVIDERS.clear()
+
+
+__all__ = ["LocalStack", "Ports", "Resources"]

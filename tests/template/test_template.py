@@ -1,0 +1,693 @@
+"""template.yaml: it lints clean, builds offline, and agrees with the code it deploys."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cfn import ROOT, load_template
+
+TEMPLATE_PATH = ROOT / "template.yaml"
+TEMPLATE = load_template(TEMPLATE_PATH)
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+PARAMETERS: dict[str, Any] = TEMPLATE.get("Parameters", {})
+GLOBAL_FUNCTION: dict[str, Any] = TEMPLATE.get("Globals", {}).get("Function", {})
+FUNCTIONS = sorted(
+    name for name, res in RESOURCES.items() if res["Type"] == "AWS::Serverless::Function"
+)
+SHARED_PACKAGE = ROOT / "layers" / "shared" / "landbot_resume"
+REQUIREMENTS = ROOT / "layers" / "shared" / "requirements.txt"
+
+EXPECTED_OUTPUTS = {
+    "WebhookUrl",
+    "ProcessesTableName",
+    "CompletionQueueUrl",
+    "CompletionQueueArn",
+    "DeadLetterQueueUrl",
+    "WebhookTokenSecretArn",
+    "LandbotTokenSecretArn",
+    "EventBusName",
+}
+# Provided by the Lambda Python runtime: never bundled.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+LAYER_SIZE_LIMIT = 15 * 1024 * 1024
+# Environment variables that Lambda, Powertools or the local stack provide.
+EXEMPT_ENV_PREFIXES = ("POWERTOOLS_", "AWS_", "LANDBOT_RESUME_LOCAL")
+LAMBDA_RESERVED_ENV = {"_HANDLER", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
+# Actions that take no resource ARN, so Resource "*" is the only way to grant them.
+UNSCOPABLE_ACTIONS = {"cloudwatch:PutMetricData"}
+UNSCOPABLE_PREFIXES = ("xray:",)
+BASE_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+SQS_POLLER_MANAGED_POLICY = "AWSLambdaSQSQueueExecutionRole"
+SQS_POLL_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+WHEELS_HELP = (
+    "python -m pip download --only-binary=:all: --platform manylinux2014_x86_64"
+    " --python-version 3.13 --implementation cp --no-deps"
+    " -r layers/shared/requirements.txt -d .cache/wheels"
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def sam_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["SAM_CLI_TELEMETRY"] = "0"
+    env.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+    return env
+
+
+def sam_or_skip() -> str:
+    sam = shutil.which("sam")
+    if sam is None:
+        pytest.skip("sam (aws-sam-cli) is not on PATH")
+    return sam
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def param_default(value: Any) -> Any:
+    """A literal, or the default of the parameter it refers to."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in PARAMETERS:
+        default = PARAMETERS[value["Ref"]]["Default"]
+        return int(default) if PARAMETERS[value["Ref"]]["Type"] == "Number" else default
+    return value
+
+
+def function_property(function: str, name: str, default: Any = None) -> Any:
+    props = RESOURCES[function]["Properties"]
+    return param_default(props.get(name, GLOBAL_FUNCTION.get(name, default)))
+
+
+def function_env(function: str) -> dict[str, Any]:
+    env: dict[str, Any] = dict(GLOBAL_FUNCTION.get("Environment", {}).get("Variables", {}))
+    props = RESOURCES[function]["Properties"]
+    env.update(props.get("Environment", {}).get("Variables", {}))
+    return env
+
+
+def code_dir(function: str) -> Path:
+    return ROOT / str(function_property(function, "CodeUri"))
+
+
+def handler_file(function: str) -> tuple[Path, str]:
+    module, _, attribute = function_property(function, "Handler").rpartition(".")
+    return code_dir(function) / (module.replace(".", "/") + ".py"), attribute
+
+
+def getatt_resource(value: Any) -> str:
+    assert isinstance(value, dict) and "Fn::GetAtt" in value, f"not a GetAtt: {value!r}"
+    target = value["Fn::GetAtt"]
+    return str(target[0] if isinstance(target, list) else target.split(".")[0])
+
+
+def resources_of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in RESOURCES.items() if res["Type"] == kind}
+
+
+def sqs_events() -> Iterator[tuple[str, dict[str, Any]]]:
+    for function in FUNCTIONS:
+        for event in RESOURCES[function]["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                yield function, event["Properties"]
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids and parameters an intrinsic expression refers to (pseudo parameters too)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref":
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(getatt_resource(value))
+            elif key == "Fn::Sub":
+                text, variables = (item, {}) if isinstance(item, str) else item
+                local = set(variables)
+                found |= {v.split(".")[0] for v in _SUB_VARIABLE.findall(text)} - local
+                found |= references(list(variables.values()))
+            else:
+                found |= references(item)
+    return found
+
+
+# ----------------------------------------------------------------------------- environment scan
+
+
+def _module_constants(tree: ast.Module) -> dict[str, str]:
+    constants: dict[str, str] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign | ast.AnnAssign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    constants[target.id] = node.value.value
+    return constants
+
+
+def _is_os_attr(node: ast.expr, attr: str) -> bool:
+    """`os.<attr>` or a bare `<attr>` (from os import <attr>)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == attr and isinstance(node.value, ast.Name) and node.value.id == "os"
+    return isinstance(node, ast.Name) and node.id == attr
+
+
+def env_reads_in_source(source: str) -> set[str]:
+    """Names read through os.environ[...], os.environ.get/setdefault(...) or os.getenv(...)."""
+    tree = ast.parse(source)
+    constants = _module_constants(tree)
+
+    def key(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name):
+            return constants.get(node.id)
+        return None
+
+    keys: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and _is_os_attr(node.value, "environ")
+        ):
+            keys.append(node.slice)
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            if _is_os_attr(func, "getenv") or (
+                isinstance(func, ast.Attribute)
+                and func.attr in {"get", "setdefault"}
+                and _is_os_attr(func.value, "environ")
+            ):
+                keys.append(node.args[0])
+        elif (
+            isinstance(node, ast.Compare)
+            and any(isinstance(op, ast.In | ast.NotIn) for op in node.ops)
+            and any(_is_os_attr(c, "environ") for c in node.comparators)
+        ):
+            keys.append(node.left)
+    return {name for name in map(key, keys) if name is not None}
+
+
+def python_files(*roots: Path) -> Iterator[Path]:
+    for root in roots:
+        yield from (p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def env_reads(paths: Iterable[Path]) -> dict[str, set[str]]:
+    """Env var name -> files (relative to the repo) that read it."""
+    reads: dict[str, set[str]] = {}
+    for path in paths:
+        for name in env_reads_in_source(path.read_text(encoding="utf-8")):
+            reads.setdefault(name, set()).add(str(path.relative_to(ROOT)))
+    return reads
+
+
+def env_exempt(name: str) -> bool:
+    return name.startswith(EXEMPT_ENV_PREFIXES) or name in LAMBDA_RESERVED_ENV
+
+
+def test_env_scan_finds_every_read_form() -> None:
+    source = (
+        "import os\nfrom os import environ, getenv\nNAME = 'E'\n"
+        "a = os.environ['A']\nb = os.environ.get('B', '1')\nc = os.getenv('C')\n"
+        "d = environ['D']\ne = os.environ[NAME]\nf = getenv('F')\n"
+        "g = 'G' in os.environ\nos.environ['WRITTEN'] = 'x'\nh = {}.get('NOT_ENV')\n"
+    )
+    assert env_reads_in_source(source) == {"A", "B", "C", "D", "E", "F", "G"}
+
+
+# ----------------------------------------------------------------------------- sam cli
+
+
+def test_sam_validate_lint_is_clean() -> None:
+    sam = sam_or_skip()
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--template-file", str(TEMPLATE_PATH)],
+        cwd=ROOT,
+        env=sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert not re.search(r"\[[EWI]\d{4}:", output), output
+    assert "is a valid SAM Template" in output
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sam build` once, offline: the layer's wheels come from WHEELHOUSE."""
+    sam = sam_or_skip()
+    wheelhouse = Path(os.environ.get("WHEELHOUSE", ROOT / ".cache" / "wheels")).resolve()
+    if not any(wheelhouse.glob("*.whl")):
+        pytest.fail(f"no wheels in {wheelhouse}: fill it first with `{WHEELS_HELP}`")
+    work = tmp_path_factory.mktemp("sam")
+    env = sam_env() | {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse)}
+    result = subprocess.run(
+        [
+            sam,
+            "build",
+            "--template-file",
+            str(TEMPLATE_PATH),
+            "--build-dir",
+            str(work / "build"),
+            "--cache-dir",
+            str(work / "cache"),
+            "--no-cached",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return work / "build"
+
+
+def test_layer_has_the_package_and_every_pinned_dependency(build_dir: Path) -> None:
+    site = build_dir / "SharedLayer" / "python"
+    assert (site / "landbot_resume" / "__init__.py").is_file()
+    assert (site / "aws_lambda_powertools" / "__init__.py").is_file()
+    assert not list((site / "landbot_resume").rglob("__pycache__"))
+    installed = {p.name.lower() for p in site.glob("*.dist-info")}
+    for name, version in pinned_requirements().items():
+        dist = f"{re.sub(r'[-_.]+', '_', name)}-{version}.dist-info".lower()
+        assert dist in installed, f"{name}=={version} is not in the layer"
+
+
+def test_layer_leaves_boto3_to_the_runtime(build_dir: Path) -> None:
+    site = build_dir / "SharedLayer" / "python"
+    bundled = [p.name for p in site.iterdir() if p.name.lower().startswith(RUNTIME_PROVIDED)]
+    assert bundled == []
+
+
+def test_layer_is_small(build_dir: Path) -> None:
+    layer = build_dir / "SharedLayer"
+    size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
+    print(f"SharedLayer unzipped: {size / 1024 / 1024:.1f} MiB ({size} bytes)")
+    assert size < LAYER_SIZE_LIMIT, f"the layer has grown to {size} bytes"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_built_function_contains_its_handler(build_dir: Path, function: str) -> None:
+    module, _, _ = function_property(function, "Handler").rpartition(".")
+    assert (build_dir / function / (module.replace(".", "/") + ".py")).is_file()
+
+
+# ----------------------------------------------------------------------------- functions
+
+
+def test_functions_are_the_expected_ones() -> None:
+    assert FUNCTIONS == ["ResumeFunction", "WebhookFunction"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_handler_exists_and_is_defined(function: str) -> None:
+    path, attribute = handler_file(function)
+    assert path.is_file(), f"{function}: {path.relative_to(ROOT)} does not exist"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    defined: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign):
+            defined |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            defined.add(node.target.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            defined |= {alias.asname or alias.name for alias in node.names}
+    assert attribute in defined, f"{path.relative_to(ROOT)} defines no `{attribute}`"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_env_var_the_code_reads_is_defined(function: str) -> None:
+    reads = env_reads(python_files(SHARED_PACKAGE, code_dir(function)))
+    defined = set(function_env(function))
+    missing = {name: sorted(files) for name, files in reads.items() if name not in defined}
+    missing = {name: files for name, files in missing.items() if not env_exempt(name)}
+    assert missing == {}, f"{function} lacks environment variables read by {missing}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_env_var_is_read(function: str) -> None:
+    """A variable set on a function but read by no code is a typo or dead configuration."""
+    reads = env_reads(python_files(SHARED_PACKAGE, code_dir(function)))
+    own = RESOURCES[function]["Properties"].get("Environment", {}).get("Variables", {})
+    assert {name for name in own if name not in reads and not env_exempt(name)} == set()
+
+
+def test_timeouts_leave_room_for_landbot() -> None:
+    assert function_property("WebhookFunction", "Timeout") == 10
+    assert function_property("ResumeFunction", "Timeout") == 30
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_has_a_log_group_with_retention(function: str) -> None:
+    groups = [
+        res["Properties"]
+        for res in resources_of_type("AWS::Logs::LogGroup").values()
+        if res["Properties"].get("LogGroupName") == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+    ]
+    assert len(groups) == 1 and groups[0].get("RetentionInDays")
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_errors_are_alarmed(function: str) -> None:
+    alarms = [
+        res["Properties"]
+        for res in resources_of_type("AWS::CloudWatch::Alarm").values()
+        if res["Properties"]["Namespace"] == "AWS/Lambda"
+        and res["Properties"]["MetricName"] == "Errors"
+        and {"Name": "FunctionName", "Value": {"Ref": function}} in res["Properties"]["Dimensions"]
+    ]
+    assert len(alarms) == 1
+    assert alarms[0]["Threshold"] == 1
+    assert alarms[0]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarms[0]["TreatMissingData"] == "notBreaching"
+
+
+# ----------------------------------------------------------------------------- queues and events
+
+
+def test_sqs_event_reports_partial_failures_and_queue_outlasts_the_function() -> None:
+    events = list(sqs_events())
+    assert [function for function, _ in events] == ["ResumeFunction"]
+    for function, props in events:
+        assert "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])
+        assert getatt_resource(props["Queue"]) == "CompletionQueue"
+        concurrency = props["ScalingConfig"]["MaximumConcurrency"]
+        assert param_default(concurrency) >= 2
+        assert PARAMETERS[concurrency["Ref"]]["MinValue"] >= 2  # Lambda rejects 1
+        queue = RESOURCES[getatt_resource(props["Queue"])]["Properties"]
+        timeout = function_property(function, "Timeout", 3)
+        assert queue["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_completion_queue_redrives_to_the_dead_letter_queue() -> None:
+    queue = RESOURCES["CompletionQueue"]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    dlq = getatt_resource(redrive["deadLetterTargetArn"])
+    assert dlq == "CompletionDeadLetterQueue"
+    assert RESOURCES[dlq]["Type"] == "AWS::SQS::Queue"
+    assert 1 <= int(redrive["maxReceiveCount"]) <= 10
+    # SQS keeps a message's original enqueue time: the DLQ must keep messages longer.
+    source_retention = queue.get("MessageRetentionPeriod", 345600)
+    assert RESOURCES[dlq]["Properties"]["MessageRetentionPeriod"] > source_retention
+
+
+def test_dead_letter_queue_is_alarmed() -> None:
+    alarms = [
+        res["Properties"]
+        for res in resources_of_type("AWS::CloudWatch::Alarm").values()
+        if res["Properties"]["Namespace"] == "AWS/SQS"
+        and {
+            "Name": "QueueName",
+            "Value": {"Fn::GetAtt": ["CompletionDeadLetterQueue", "QueueName"]},
+        }
+        in res["Properties"]["Dimensions"]
+    ]
+    assert len(alarms) == 1
+    assert alarms[0]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarms[0]["Threshold"] == 1 and alarms[0]["Period"] == 300
+    assert alarms[0]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarms[0]["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize("queue", sorted(resources_of_type("AWS::SQS::Queue")))
+def test_queue_is_encrypted(queue: str) -> None:
+    props = RESOURCES[queue]["Properties"]
+    assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
+
+
+def test_payment_rule_targets_the_completion_queue_with_a_dlq() -> None:
+    rule = RESOURCES["PaymentEventsRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "EventBusName"}
+    assert rule["EventPattern"]["source"] == [{"prefix": "aws.partner/stripe.com"}]
+    assert set(rule["EventPattern"]["detail-type"]) == {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "checkout.session.expired",
+    }
+    (target,) = rule["Targets"]
+    assert getatt_resource(target["Arn"]) == "CompletionQueue"
+    assert getatt_resource(target["DeadLetterConfig"]["Arn"]) == "CompletionDeadLetterQueue"
+    assert target["RetryPolicy"]
+
+
+def test_eventbridge_may_send_to_the_target_and_its_dlq_for_this_rule_only() -> None:
+    (policy,) = resources_of_type("AWS::SQS::QueuePolicy").values()
+    props = policy["Properties"]
+    assert {getatt_or_ref(q) for q in props["Queues"]} == {
+        "CompletionQueue",
+        "CompletionDeadLetterQueue",
+    }
+    statements = [
+        s
+        for s in as_list(props["PolicyDocument"]["Statement"])
+        if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert statements, "no statement lets EventBridge send messages"
+    for statement in statements:
+        assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+        assert {getatt_resource(r) for r in as_list(statement["Resource"])} == {
+            "CompletionQueue",
+            "CompletionDeadLetterQueue",
+        }
+        condition = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+        assert condition == {"Fn::GetAtt": ["PaymentEventsRule", "Arn"]}
+
+
+def getatt_or_ref(value: Any) -> str:
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    return getatt_resource(value)
+
+
+# ----------------------------------------------------------------------------- table, secrets
+
+
+def test_processes_table() -> None:
+    table = RESOURCES["ProcessesTable"]
+    props = table["Properties"]
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+@pytest.mark.parametrize("secret", sorted(resources_of_type("AWS::SecretsManager::Secret")))
+def test_secret_value_is_never_in_the_template(secret: str) -> None:
+    props = RESOURCES[secret]["Properties"]
+    assert "SecretString" not in props
+    assert props["GenerateSecretString"]["PasswordLength"] >= 32
+
+
+# ----------------------------------------------------------------------------- IAM
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    """The template as CloudFormation sees it after the SAM transform (offline)."""
+    boto3 = pytest.importorskip("boto3")
+    translator = pytest.importorskip("samtranslator.translator.translator")
+    parser = pytest.importorskip("samtranslator.parser.parser")
+    template = copy.deepcopy(TEMPLATE)
+    for res in template["Resources"].values():
+        props = res.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str):  # local paths become S3 locations on deploy
+                props[key] = f"s3://bucket/{props[key].strip('/')}"
+    session = boto3.session.Session(region_name="eu-west-1")
+    sam = translator.Translator(None, parser.Parser(), boto_session=session)
+    result: dict[str, Any] = sam.translate(
+        template, parameter_values={}, get_managed_policy_map=lambda: {}
+    )
+    return result
+
+
+def role_of(transformed: dict[str, Any], function: str) -> dict[str, Any]:
+    role = transformed["Resources"][function]["Properties"]["Role"]
+    props: dict[str, Any] = transformed["Resources"][getatt_resource(role)]["Properties"]
+    return props
+
+
+def allow_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role.get("Policies", [])
+        for statement in as_list(policy["PolicyDocument"]["Statement"])
+        if statement["Effect"] == "Allow"
+    ]
+
+
+def managed_policy_names(role: dict[str, Any]) -> set[str]:
+    return {
+        str(arn).rsplit("policy/", 1)[-1].rsplit("/", 1)[-1]
+        for arn in role.get("ManagedPolicyArns", [])
+    }
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_policies_are_least_privilege(transformed: dict[str, Any], function: str) -> None:
+    role = role_of(transformed, function)
+    for statement in allow_statements(role):
+        assert "NotAction" not in statement and "NotResource" not in statement, statement
+        actions = as_list(statement["Action"])
+        unscopable = all(
+            a in UNSCOPABLE_ACTIONS or a.startswith(UNSCOPABLE_PREFIXES) for a in actions
+        )
+        for action in actions:
+            assert "*" not in action or action.startswith(UNSCOPABLE_PREFIXES), statement
+        for resource in as_list(statement["Resource"]):
+            if resource == "*":
+                assert unscopable, f"{function}: Resource '*' for {actions}"
+                continue
+            refs = references(resource) - {r for r in references(resource) if r.startswith("AWS::")}
+            assert refs, f"{function}: {resource!r} names no resource of this template"
+            assert refs <= set(RESOURCES), f"{function}: {resource!r} is not of this template"
+    allowed = set(BASE_MANAGED_POLICIES)
+    if any(f == function for f, _ in sqs_events()):
+        allowed.add(SQS_POLLER_MANAGED_POLICY)
+    assert managed_policy_names(role) <= allowed
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_table_access_is_to_the_processes_table_only(
+    transformed: dict[str, Any], function: str
+) -> None:
+    for statement in allow_statements(role_of(transformed, function)):
+        if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
+            for resource in as_list(statement["Resource"]):
+                assert resource == {"Fn::GetAtt": ["ProcessesTable", "Arn"]}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_reads_exactly_the_secrets_it_is_given(
+    transformed: dict[str, Any], function: str
+) -> None:
+    secrets = set(resources_of_type("AWS::SecretsManager::Secret"))
+    readable = {
+        ref
+        for statement in allow_statements(role_of(transformed, function))
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        for ref in references(statement["Resource"])
+    }
+    given = references(list(function_env(function).values())) & secrets
+    assert readable == given
+
+
+def test_resume_function_can_poll_the_completion_queue(transformed: dict[str, Any]) -> None:
+    for function, props in sqs_events():
+        role = role_of(transformed, function)
+        queue = getatt_resource(props["Queue"])
+        granted: set[str] = set()
+        if SQS_POLLER_MANAGED_POLICY in managed_policy_names(role):
+            granted |= SQS_POLL_ACTIONS  # AWS managed, on every queue
+        for statement in allow_statements(role):
+            if queue in references(statement["Resource"]):
+                granted |= set(as_list(statement["Action"]))
+        assert granted >= SQS_POLL_ACTIONS, f"{function} cannot poll {queue}"
+
+
+# ----------------------------------------------------------------------------- API, parameters
+
+
+def test_webhook_routes() -> None:
+    events = RESOURCES["WebhookFunction"]["Properties"]["Events"].values()
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events}
+    assert routes == {("POST", "/processes"), ("GET", "/processes/{process_id}")}
+    assert all(e["Type"] == "HttpApi" for e in events)
+    assert all(e["Properties"]["ApiId"] == {"Ref": "HttpApi"} for e in events)
+    settings = RESOURCES["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert settings == {"ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 25}
+
+
+def test_outputs() -> None:
+    outputs = TEMPLATE["Outputs"]
+    assert set(outputs) >= EXPECTED_OUTPUTS
+    url = outputs["WebhookUrl"]["Value"]["Fn::Sub"]
+    assert url == "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/processes"
+
+
+def test_every_parameter_is_used() -> None:
+    used = references({k: v for k, v in TEMPLATE.items() if k != "Parameters"})
+    assert set(PARAMETERS) - used == set()
+
+
+def test_parameter_defaults() -> None:
+    defaults = {name: str(p.get("Default")) for name, p in PARAMETERS.items()}
+    assert defaults == {
+        "EventBusName": "default",
+        "LandbotApiUrl": "https://api.landbot.io/v1/",
+        "ProcessTtlSeconds": "604800",
+        "RetryWindowSeconds": "120",
+        "ResumeMaxConcurrency": "2",
+        "LogLevel": "INFO",
+    }
+    assert "INFO" in PARAMETERS["LogLevel"]["AllowedValues"]
+
+
+# ----------------------------------------------------------------------------- build inputs
+
+
+def pinned_requirements() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version, f"not pinned: {line!r}"
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_layer_requirements_are_pinned_without_boto3() -> None:
+    pins = pinned_requirements()
+    assert "aws-lambda-powertools" in pins
+    assert set(pins) & set(RUNTIME_PROVIDED) == set()
+
+
+def test_samconfig_environments() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    assert config["version"] == 0.1
+    for env, stack in (("default", "landbot-resume"), ("prod", "landbot-resume-prod")):
+        assert config[env]["global"]["parameters"]["stack_name"] == stack
+        deploy = config[env]["deploy"]["parameters"]
+        assert deploy["capabilities"] == "CAPABILITY_IAM"
+        assert deploy["confirm_changeset"] is True
+        assert "region" not in deploy and "region" not in config[env]["global"]["parameters"]
+        overrides = deploy.get("parameter_overrides", "")
+        names = {item.split("=", 1)[0] for item in str(overrides).split()}
+        assert names <= set(PARAMETERS), f"{env}: unknown parameters {names - set(PARAMETERS)}"
+    assert "EventBusName" in config["prod"]["deploy"]["parameters"]["parameter_overrides"]

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import pytest
+
+from landbot_resume.landbot import LandbotError
+from landbot_resume.models import Completion, ProcessRequest, Status
+from landbot_resume.processes import create_process
+from landbot_resume.resume import ProcessBusy, ResumeResult, resume_process
+from landbot_resume.store import ProcessStore, UnknownProcess
+from tests.unit.conftest import FakeLandbot
+
+NOW = 1_795_000_000
+REQUEST = ProcessRequest(
+    bot_id=1010178, node_id="Nkqgn6xkf", customer_id=42, field="payment", reference="order-7"
+)
+
+
+@pytest.fixture
+def process_id(store: ProcessStore) -> str:
+    process, _ = create_process(REQUEST, store, now=NOW, ttl_seconds=3600, retry_window=120)
+    return process.process_id
+
+
+def paid(process_id: str, event_id: str = "evt_1") -> Completion:
+    return Completion(
+        process_id=process_id,
+        outcome="paid",
+        event_id=event_id,
+        data={"amount_total": 4900, "currency": "eur"},
+    )
+
+
+def test_set_then_go_with_the_outcome(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    assert resume_process(paid(process_id), store, landbot, now=NOW) == ResumeResult.RESUMED
+    assert landbot.calls == [
+        (
+            "set_field",
+            (
+                42,
+                "payment",
+                {
+                    "amount_total": 4900,
+                    "currency": "eur",
+                    "status": "paid",
+                    "process_id": process_id,
+                    "reference": "order-7",
+                },
+            ),
+        ),
+        ("assign_bot", (42, 1010178, "Nkqgn6xkf")),
+    ]
+    stored = store.get(process_id)
+    assert stored is not None
+    assert (stored.status, stored.outcome, stored.field_set) == (Status.RESUMED, "paid", True)
+
+
+def test_a_duplicate_or_late_event_resumes_nothing(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    resume_process(paid(process_id), store, landbot, now=NOW)
+    late = Completion(process_id=process_id, outcome="expired", event_id="evt_2")
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 1) == ResumeResult.DUPLICATE
+    assert resume_process(late, store, landbot, now=NOW + 2) == ResumeResult.DUPLICATE
+    assert [name for name, _ in landbot.calls] == ["set_field", "assign_bot"]
+
+
+def test_a_permanent_landbot_error_fails_the_process_with_its_reason(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    landbot.fail_next(
+        "assign_bot",
+        LandbotError("assign_bot answered 412: customer blocked", status=412, retryable=False),
+    )
+    assert resume_process(paid(process_id), store, landbot, now=NOW) == ResumeResult.FAILED
+    stored = store.get(process_id)
+    assert stored is not None
+    assert stored.status == Status.FAILED
+    assert stored.failure_reason == "assign_bot answered 412: customer blocked"
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 1) == ResumeResult.DUPLICATE
+
+
+def test_a_retry_after_a_transient_error_does_not_set_the_field_twice(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    landbot.fail_next(
+        "assign_bot", LandbotError("assign_bot answered 503", status=503, retryable=True)
+    )
+    with pytest.raises(LandbotError):
+        resume_process(paid(process_id), store, landbot, now=NOW)
+    stored = store.get(process_id)
+    assert stored is not None and stored.status == Status.RESUMING and stored.field_set
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 1) == ResumeResult.RESUMED
+    assert [name for name, _ in landbot.calls] == ["set_field", "assign_bot"]
+
+
+def test_a_live_claim_makes_other_deliveries_wait(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    store.claim(
+        process_id,
+        outcome="paid",
+        result={},
+        event_id=None,
+        claim_id="other",
+        now=NOW,
+        lease_seconds=60,
+    )
+    with pytest.raises(ProcessBusy):
+        resume_process(paid(process_id), store, landbot, now=NOW + 1)
+    assert landbot.calls == []
+
+
+def test_an_outcome_for_an_unknown_process_is_not_swallowed(
+    store: ProcessStore, landbot: FakeLandbot
+) -> None:
+    with pytest.raises(UnknownProcess):
+        resume_process(paid("pr_" + "f" * 32), store, landbot, now=NOW)
+    assert landbot.calls == []
