@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 # sam build takes the layer's wheels from here, so builds (and their tests) need no network.
 export WHEELHOUSE := $(CURDIR)/$(WHEELS)
 
-.PHONY: install demo run test lint typecheck unit validate build clean
+.PHONY: install demo run chaos redrive test lint typecheck unit validate build clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,15 @@ demo: install
 
 run: install
 	python -m tests.stack run
+
+# Defaults sized for a 2-core machine; e.g. `make chaos CHAOS_ARGS="--processes 100"`.
+chaos: install
+	python -m tests.stack chaos $(CHAOS_ARGS)
+
+# Replays the dead-letter queue into the completion queue: on the local stack (while
+# `make run` runs), or on a deployed one with STACK=<stack name> [REGION=<region>].
+redrive: install
+	python -m tests.stack redrive $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
 
 test: lint typecheck
 	python -m pytest

@@ -37,12 +37,9 @@ def _no_network() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    """The local stack on free ports: moto, the Landbot simulator, the API and the poller.
-
-    Tests share it back to back, faster than any one bot would go: Landbot's rate limit is
-    lifted here (the simulator's own tests cover it).
-    """
-    with LocalStack(Ports.ephemeral(), landbot_rate_limit=1000) as running:
+    """The local stack on free ports: moto, the Landbot simulator (with Landbot's 10
+    requests/s limit: the service must never hit it), the API and the poller."""
+    with LocalStack(Ports.ephemeral()) as running:
         yield running
 
 

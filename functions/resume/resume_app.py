@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from landbot_resume.events import completion_from_message
 from landbot_resume.landbot import DEFAULT_API_URL, LandbotClient
+from landbot_resume.ratelimit import SharedRateLimiter
 from landbot_resume.resume import ResumeResult, resume_process
 from landbot_resume.secrets import get_secret
 from landbot_resume.store import ProcessStore
@@ -30,10 +31,16 @@ metrics = Metrics()
 # the records are retried either way, and the errors alarm stays for real faults.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 store = ProcessStore(os.environ["PROCESSES_TABLE"])
+RATE_LIMIT = int(os.environ.get("LANDBOT_RATE_LIMIT", "10"))
 landbot = LandbotClient(
     token=lambda: get_secret(os.environ["LANDBOT_TOKEN_SECRET"]),
     base_url=os.environ.get("LANDBOT_API_URL", DEFAULT_API_URL),
+    limiter=SharedRateLimiter(store.table_name, RATE_LIMIT) if RATE_LIMIT > 0 else None,
+    timeout=(3.05, float(os.environ.get("LANDBOT_TIMEOUT_SECONDS", "10"))),
 )
+# Stop starting Landbot calls this long before the invocation's end, so a record that
+# cannot finish is handed back (and its claim released) instead of being cut off.
+SAFETY_SECONDS = 3.0
 _METRIC_OF_RESULT = {
     ResumeResult.RESUMED: "ProcessesResumed",
     ResumeResult.FAILED: "ProcessesFailed",
@@ -73,6 +80,7 @@ def handle_record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    landbot.deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
     return process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )

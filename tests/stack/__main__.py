@@ -1,4 +1,4 @@
-"""The local stack's command line: `python -m tests.stack run|demo|send-event`."""
+"""The local stack's command line: `python -m tests.stack run|demo|send-event|redrive|chaos`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from tests.stack import demo
+from tests.stack import chaos, demo, redrive
 from tests.stack.aws import CREDENTIALS, REGION
 from tests.stack.samples import STRIPE_SAMPLES, stripe_event
 from tests.stack.stack import LocalStack, Ports
@@ -93,11 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--type", choices=list(STRIPE_SAMPLES), default="checkout.session.completed")
     send.add_argument("--aws", default="http://127.0.0.1:5000")
     send.add_argument("--bus", default="default")
+    chaos_parser = commands.add_parser("chaos", help="the chaos run: faults, duplicates, bursts")
+    chaos_parser.add_argument("args", nargs=argparse.REMAINDER)
+    redrive.add_arguments(
+        commands.add_parser(
+            "redrive", help="replay the dead-letter queue into the completion queue"
+        )
+    )
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args)
     if args.command == "demo":
         return demo.main()
+    if args.command == "chaos":
+        return chaos.main(args.args)
+    if args.command == "redrive":
+        return redrive.cli(args)
     return send_event(args)
 
 

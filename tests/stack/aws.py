@@ -110,14 +110,13 @@ class _Resolver:
 
 
 def function_environment(
-    template: dict[str, Any], function: str, resolve: _Resolver
+    template: dict[str, Any], properties: dict[str, Any], resolve: _Resolver
 ) -> dict[str, str]:
     """The environment a function gets: Globals merged with its own variables."""
     env: dict[str, Any] = dict(
         template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     )
-    own = template["Resources"][function]["Properties"].get("Environment", {})
-    env.update(own.get("Variables", {}))
+    env.update(properties.get("Environment", {}).get("Variables", {}))
     return {name: str(resolve(value)) for name, value in env.items()}
 
 
@@ -221,7 +220,7 @@ def create_resources(
         resources.arns[logical] = rule_arn
 
     environments = {
-        logical: function_environment(template, logical, resolve)
+        logical: function_environment(template, props[logical], resolve)
         for logical, kind in types.items()
         if kind == "AWS::Serverless::Function"
     }

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.cfn import load_template
-from tests.stack.lambdas import LocalFunction
+from tests.stack.lambdas import ContainerPool
 
 # API Gateway's own limit for an HTTP API request body.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -86,7 +86,7 @@ def http_api_event(
 
 
 class Gateway:
-    def __init__(self, function: LocalFunction, host: str = "127.0.0.1", port: int = 3000) -> None:
+    def __init__(self, function: ContainerPool, host: str = "127.0.0.1", port: int = 3000) -> None:
         self.function = function
         self.routes = routes_of(function.logical_id)
         gateway = self

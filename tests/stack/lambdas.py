@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import multiprocessing
+import os
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +38,10 @@ class LambdaContext:
 
 
 class LocalFunction:
-    """One function of the template, imported from its CodeUri with the layer on the path.
+    """One function of the template, imported from its CodeUri with the layer on the path:
+    the inside of one execution environment (see ContainerPool).
 
-    Calls are serialised: a Lambda execution environment handles one event at a time, and
+    Calls are serialised: an execution environment handles one event at a time, and
     Powertools' Logger and Metrics rely on that.
     """
 
@@ -51,10 +55,7 @@ class LocalFunction:
         for path in [*_layer_paths(template), str(ROOT / spec["CodeUri"])]:
             if path not in sys.path:
                 sys.path.insert(0, path)
-        # Reloaded so the module reads this stack's environment (table, endpoints, secrets).
-        module = sys.modules.get(module_name)
-        module = importlib.reload(module) if module else importlib.import_module(module_name)
-        self.handler: Handler = getattr(module, attribute)
+        self.handler: Handler = getattr(importlib.import_module(module_name), attribute)
         self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> Any:
@@ -70,3 +71,41 @@ def _layer_paths(template: dict[str, Any]) -> list[str]:
         for spec in template["Resources"].values()
         if spec["Type"] == "AWS::Serverless::LayerVersion"
     ]
+
+
+class ContainerPool:
+    """`size` execution environments of one function, each a process of its own, as Lambda
+    runs them: module state, caches and connections are per container, and invocations in
+    different containers run in parallel (the shared rate limiter is tested for real)."""
+
+    def __init__(self, logical_id: str, size: int, *, quiet: bool = False) -> None:
+        self.logical_id = logical_id
+        self.size = size
+        self._pool = ProcessPoolExecutor(
+            max_workers=size,
+            # A fresh interpreter, like a cold start; forking a threaded server process is not.
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_container,
+            initargs=(logical_id, quiet),
+        )
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        return self._pool.submit(_invoke_container, event).result()
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_container: LocalFunction | None = None
+
+
+def _start_container(logical_id: str, quiet: bool) -> None:
+    global _container
+    if quiet:  # the function's logs and metrics (CloudWatch's part) go nowhere
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process' life
+    _container = LocalFunction(logical_id)
+
+
+def _invoke_container(event: dict[str, Any]) -> Any:
+    assert _container is not None, "container not started"
+    return _container.invoke(event)

@@ -1,7 +1,8 @@
 """Feeds the completion queue to the resume function, as Lambda's SQS event source mapping does.
 
-Batches of up to BatchSize records; records the function reports as failed stay on the queue
-and come back after the visibility timeout (and go to the DLQ after maxReceiveCount).
+Batches of up to BatchSize records, at most MaximumConcurrency invocations at a time; records
+the function reports as failed stay on the queue and come back after the visibility timeout
+(and go to the DLQ after maxReceiveCount).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from tests.cfn import load_template
 from tests.stack.aws import REGION, Resources
-from tests.stack.lambdas import LocalFunction
+from tests.stack.lambdas import ContainerPool
 
 
 def sqs_event_source(logical_id: str) -> dict[str, Any]:
@@ -19,25 +20,39 @@ def sqs_event_source(logical_id: str) -> dict[str, Any]:
     return next(spec["Properties"] for spec in events.values() if spec["Type"] == "SQS")
 
 
+def maximum_concurrency(logical_id: str, parameters: dict[str, str]) -> int:
+    scaling = sqs_event_source(logical_id).get("ScalingConfig", {})
+    value = scaling.get("MaximumConcurrency", 1)
+    return int(parameters[value["Ref"]] if isinstance(value, dict) else value)
+
+
 class QueuePoller:
-    def __init__(self, function: LocalFunction, resources: Resources) -> None:
+    def __init__(
+        self, function: ContainerPool, resources: Resources, logical_id: str, concurrency: int = 1
+    ) -> None:
         self.function = function
-        source = sqs_event_source(function.logical_id)
+        source = sqs_event_source(logical_id)
         self.batch_size = int(source.get("BatchSize", 10))
         self.queue_url = resources.queue_url
         self.queue_arn = resources.arns["CompletionQueue"]
         self._sqs = resources.client("sqs")
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="queue-poller")
+        # One poller thread per concurrent invocation: each waits for its own batch.
+        self._threads = [
+            threading.Thread(target=self._run, daemon=True, name=f"queue-poller-{i}")
+            for i in range(concurrency)
+        ]
         self.batches = 0
 
     def start(self) -> QueuePoller:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=35)
 
     def _run(self) -> None:
         while not self._stop.is_set():

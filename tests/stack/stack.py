@@ -15,9 +15,9 @@ from moto.server import ThreadedMotoServer
 
 from tests.stack.aws import CREDENTIALS, REGION, Resources, create_resources
 from tests.stack.gateway import Gateway
-from tests.stack.lambdas import LocalFunction
+from tests.stack.lambdas import ContainerPool
 from tests.stack.landbot_simulator import LandbotSimulator
-from tests.stack.poller import QueuePoller
+from tests.stack.poller import QueuePoller, maximum_concurrency
 
 # moto's server logs every request; the stack's own output is what a person reads.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -52,6 +52,7 @@ class LocalStack:
         poll: bool = True,
         quiet: bool = False,
         landbot_rate_limit: float = 10.0,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.ports = ports or Ports()
         self.landbot_api_url = landbot_api_url
@@ -60,6 +61,7 @@ class LocalStack:
         self.poll = poll
         self.quiet = quiet
         self.landbot_rate_limit = landbot_rate_limit
+        self.environment = environment or {}
         self.simulator: LandbotSimulator | None = None
         self._started: list[Any] = []
 
@@ -108,17 +110,18 @@ class LocalStack:
         )
         for environment in environments.values():
             os.environ.update(environment)
-        if self.quiet:  # the functions' JSON logs and metrics would drown a demo's story
-            os.environ.update(POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
-        _reset_cached_clients()
-        self.webhook = LocalFunction("WebhookFunction")
-        self.resume = LocalFunction("ResumeFunction")
+        os.environ.update(self.environment)
+        # Each function runs in processes of its own, started now with this environment.
+        self.webhook = ContainerPool("WebhookFunction", 2, quiet=self.quiet)
+        self._started.append(self.webhook)
+        concurrency = maximum_concurrency("ResumeFunction", self.resources.parameters)
+        self.resume = ContainerPool("ResumeFunction", concurrency, quiet=self.quiet)
+        self._started.append(self.resume)
         self.gateway = Gateway(self.webhook, port=self.ports.api).start()
         self._started.append(self.gateway)
-        self.poller = QueuePoller(self.resume, self.resources)
         if self.poll:
-            self.poller.start()
-            self._started.append(self.poller)
+            self.poller = QueuePoller(self.resume, self.resources, "ResumeFunction", concurrency)
+            self._started.append(self.poller.start())
 
     def stop(self) -> None:
         while self._started:
@@ -170,16 +173,6 @@ class LocalStack:
             )["Attributes"]
             depths[name] = sum(int(value) for value in attributes.values())
         return depths
-
-
-def _reset_cached_clients() -> None:
-    """Powertools caches its Secrets Manager client and values per process: a new stack (new
-    moto server, new secrets) must not see the previous one's."""
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters import base
-
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
 
 
 __all__ = ["LocalStack", "Ports", "Resources"]

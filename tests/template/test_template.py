@@ -650,6 +650,8 @@ def test_parameter_defaults() -> None:
     assert defaults == {
         "EventBusName": "default",
         "LandbotApiUrl": "https://api.landbot.io/v1/",
+        "LandbotRateLimit": "10",
+        "LandbotTimeoutSeconds": "10",
         "ProcessTtlSeconds": "604800",
         "RetryWindowSeconds": "120",
         "ResumeMaxConcurrency": "2",

@@ -71,7 +71,7 @@ def test_a_permanent_landbot_error_fails_the_process_with_its_reason(
 ) -> None:
     landbot.fail_next(
         "assign_bot",
-        LandbotError("assign_bot answered 412: customer blocked", status=412, retryable=False),
+        LandbotError("assign_bot", "answered 412: customer blocked", status=412, retryable=False),
     )
     assert resume_process(paid(process_id), store, landbot, now=NOW) == ResumeResult.FAILED
     stored = store.get(process_id)
@@ -85,7 +85,7 @@ def test_a_retry_after_a_transient_error_does_not_set_the_field_twice(
     store: ProcessStore, landbot: FakeLandbot, process_id: str
 ) -> None:
     landbot.fail_next(
-        "assign_bot", LandbotError("assign_bot answered 503", status=503, retryable=True)
+        "assign_bot", LandbotError("assign_bot", "answered 503", status=503, retryable=True)
     )
     with pytest.raises(LandbotError):
         resume_process(paid(process_id), store, landbot, now=NOW)
@@ -118,3 +118,52 @@ def test_an_outcome_for_an_unknown_process_is_not_swallowed(
     with pytest.raises(UnknownProcess):
         resume_process(paid("pr_" + "f" * 32), store, landbot, now=NOW)
     assert landbot.calls == []
+
+
+def test_an_unconfirmed_jump_is_never_sent_twice(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    landbot.fail_next(
+        "assign_bot", LandbotError("assign_bot", "timed out", retryable=True, ambiguous=True)
+    )
+    assert resume_process(paid(process_id), store, landbot, now=NOW) == ResumeResult.FAILED
+    stored = store.get(process_id)
+    assert stored is not None
+    assert stored.failure_reason == "assign_bot unconfirmed: assign_bot timed out"
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 99) == ResumeResult.DUPLICATE
+    assert [name for name, _ in landbot.calls] == ["set_field"]
+
+
+def test_a_retry_after_a_crash_mid_jump_does_not_jump_again(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    # A first delivery claimed the process, set the field, was about to jump, then died.
+    store.claim(
+        process_id,
+        outcome="paid",
+        result={},
+        event_id="evt_1",
+        claim_id="dead",
+        now=NOW,
+        lease_seconds=60,
+    )
+    store.mark_jumping(process_id, "dead", NOW)
+    with pytest.raises(ProcessBusy):
+        resume_process(paid(process_id), store, landbot, now=NOW + 30)
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 61) == ResumeResult.FAILED
+    stored = store.get(process_id)
+    assert stored is not None and stored.failure_reason is not None
+    assert stored.failure_reason.startswith("assign_bot unconfirmed")
+    assert landbot.calls == []
+
+
+def test_an_unanswered_field_write_is_simply_written_again(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    landbot.fail_next(
+        "set_field", LandbotError("set field", "timed out", retryable=True, ambiguous=True)
+    )
+    with pytest.raises(LandbotError):
+        resume_process(paid(process_id), store, landbot, now=NOW)
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 1) == ResumeResult.RESUMED
+    assert [name for name, _ in landbot.calls] == ["set_field", "assign_bot"]

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 DEFAULT_API_URL = "https://api.landbot.io/v1/"
 # Connect and read timeouts: a Landbot call that hangs must not eat the function's time.
@@ -18,12 +19,31 @@ _jitter = random.SystemRandom()
 
 
 class LandbotError(Exception):
-    """A Landbot call that did not succeed; `retryable` says whether trying again may help."""
+    """A Landbot call that did not succeed.
 
-    def __init__(self, message: str, *, status: int | None, retryable: bool) -> None:
-        super().__init__(message)
+    `retryable`: trying again may succeed (429, 5xx, timeouts, connection errors).
+    `ambiguous`: the request may have reached Landbot and been applied although no answer
+    came back (a read timeout, a connection dropped after sending).
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        problem: str,
+        *,
+        status: int | None = None,
+        retryable: bool,
+        ambiguous: bool = False,
+    ) -> None:
+        super().__init__(f"{operation} {problem}")
+        self.operation = operation
         self.status = status
         self.retryable = retryable
+        self.ambiguous = ambiguous
+
+
+class RateLimiter(Protocol):
+    def acquire(self, deadline: float) -> None: ...
 
 
 class LandbotApi(Protocol):
@@ -35,6 +55,12 @@ class LandbotApi(Protocol):
 
 
 class LandbotClient:
+    """One HTTP session for the container's life; retries with backoff and full jitter.
+
+    `deadline` (epoch seconds) bounds retries, waits for the rate limiter and timeouts; the
+    handler sets it from the invocation's remaining time.
+    """
+
     def __init__(
         self,
         token: Callable[[], str],
@@ -42,8 +68,10 @@ class LandbotClient:
         *,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        max_attempts: int = 3,
+        max_attempts: int = 5,
         backoff: float = 0.2,
+        max_backoff: float = 3.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._token = token
         self._base_url = base_url.rstrip("/") + "/"
@@ -51,57 +79,101 @@ class LandbotClient:
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._limiter = limiter
+        self.deadline = float("inf")
 
     def set_field(self, customer_id: int, field: str, value: dict[str, Any]) -> None:
-        """Write an object into a customer field, creating the field if the customer lacks it."""
+        """Write an object into a customer field, creating the field if the customer lacks it.
+
+        Writing the same value again changes nothing, so every failure worth retrying is.
+        """
         path = f"customers/{_segment(customer_id)}/fields/{_segment(field)}/"
         body = {"type": "object", "extra": {}, "value": value}
         try:
-            self._call("set field", "PUT", path, body)
+            self._call("set field", "PUT", path, body, repeatable=True)
         except LandbotError as error:
             # PUT is documented to update; a field the customer does not have yet needs POST.
             if error.status != 404:
                 raise
-            self._call("create field", "POST", path, body)
+            try:
+                self._call("create field", "POST", path, body, repeatable=True)
+            except LandbotError as create_error:
+                # A retried POST whose first try did create the field: update it instead.
+                if create_error.status != 400:
+                    raise
+                self._call("set field", "PUT", path, body, repeatable=True)
 
     def assign_bot(self, customer_id: int, bot_id: int, node_id: str) -> None:
-        """Jump the customer to a block of the bot and continue from there at once."""
-        path = f"customers/{_segment(customer_id)}/assign_bot/{_segment(bot_id)}/"
-        self._call("assign_bot", "PUT", path, {"launch": True, "node": node_id})
+        """Jump the customer to a block of the bot and continue from there at once.
 
-    def _call(self, operation: str, method: str, path: str, body: dict[str, Any]) -> None:
+        A jump is not repeatable: a second one replays the block to the customer. So it is
+        retried only when Landbot surely did not act on it (429, 5xx, no connection); after
+        an ambiguous failure the LandbotError says so and the caller decides.
+        """
+        path = f"customers/{_segment(customer_id)}/assign_bot/{_segment(bot_id)}/"
+        self._call("assign_bot", "PUT", path, {"launch": True, "node": node_id}, repeatable=False)
+
+    def _call(
+        self, operation: str, method: str, path: str, body: dict[str, Any], *, repeatable: bool
+    ) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 self._send(operation, method, path, body)
                 return
             except LandbotError as error:
-                if not error.retryable or attempt == self._max_attempts:
+                if not error.retryable or (error.ambiguous and not repeatable):
                     raise
                 # Full jitter: Landbot sends no Retry-After, and callers share one token.
-                time.sleep(_jitter.uniform(0, self._backoff * 2 ** (attempt - 1)))
+                pause = _jitter.uniform(0, min(self._max_backoff, self._backoff * 2**attempt))
+                if attempt == self._max_attempts or time.time() + pause >= self.deadline:
+                    raise
+                time.sleep(pause)
 
     def _send(self, operation: str, method: str, path: str, body: dict[str, Any]) -> None:
+        # Everything slow comes before the permit, so the call goes out right after it.
+        headers = {"Authorization": f"Token {self._token()}"}
+        if self._limiter is not None:
+            try:
+                self._limiter.acquire(self.deadline)
+            except Exception as error:
+                raise LandbotError(operation, f"not sent: {error}", retryable=True) from error
+        left = self.deadline - time.time()
+        if left <= 0:
+            raise LandbotError(operation, "not sent: no time left", retryable=True)
+        connect, read = self._timeout
         try:
             response = self._session.request(
                 method,
                 self._base_url + path,
                 json=body,
-                headers={"Authorization": f"Token {self._token()}"},
-                timeout=self._timeout,
+                headers=headers,
+                timeout=(min(connect, left), min(read, left)),
             )
+        except requests.ConnectTimeout as error:
+            raise LandbotError(operation, "not sent: connect timed out", retryable=True) from error
         except requests.Timeout as error:
-            raise LandbotError(f"{operation} timed out", status=None, retryable=True) from error
+            raise LandbotError(operation, "timed out", retryable=True, ambiguous=True) from error
         except requests.ConnectionError as error:
-            raise LandbotError(
-                f"{operation}: connection failed", status=None, retryable=True
-            ) from error
+            sent = not _never_connected(error)
+            problem = "connection dropped" if sent else "not sent: connection failed"
+            raise LandbotError(operation, problem, retryable=True, ambiguous=sent) from error
         if response.status_code < 300:
             return
         raise LandbotError(
-            f"{operation} answered {response.status_code}: {_error_message(response)}",
+            operation,
+            f"answered {response.status_code}: {_error_message(response)}",
             status=response.status_code,
             retryable=response.status_code in _RETRYABLE_STATUSES,
         )
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """True when no connection was made, so the request cannot have reached Landbot."""
+    reason = error.args[0] if error.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
 def _segment(value: int | str) -> str:

@@ -103,6 +103,7 @@ class Process(BaseModel):
     claim_id: str | None = None
     lease_until: int | None = None
     field_set: bool = False
+    jump_pending: bool = False  # a jump may have been sent and not confirmed
     attempts: int = 0
 
 

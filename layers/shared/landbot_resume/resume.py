@@ -1,4 +1,10 @@
-"""Resuming a parked bot: claim the process, Set the field, Go to the block, record it."""
+"""Resuming a parked bot: claim the process, Set the field, Go to the block, record it.
+
+A process moves PENDING -> RESUMING -> RESUMED, or -> FAILED with a reason, and every move
+is a conditional write. The field is written at least once (writing it again is harmless);
+the jump is sent at most once: when Landbot may have acted on a jump without confirming it,
+the process fails with that reason instead of replaying the block to the customer.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,16 @@ from landbot_resume.landbot import LandbotApi, LandbotError
 from landbot_resume.models import Completion, Status
 from landbot_resume.store import ProcessStore
 
-# How long a claim keeps other deliveries away; must exceed the worst-case time of the two
-# Landbot calls and stay below the queue's visibility timeout, so a retry can take over.
+# How long a claim keeps other deliveries away: longer than one invocation (so two never
+# work on one process), shorter than the queue's visibility timeout (so the retry of a
+# crashed invocation finds the claim expired).
 DEFAULT_LEASE_SECONDS = 60
+UNCONFIRMED = "assign_bot unconfirmed"
 
 
 class ResumeResult(StrEnum):
     RESUMED = "resumed"
-    FAILED = "failed"  # Landbot refused for good; the reason is on the process
+    FAILED = "failed"  # for good; the reason is on the process
     DUPLICATE = "duplicate"  # the process was already finished: acknowledged, not replayed
 
 
@@ -32,7 +40,7 @@ def resume_process(
     now: int,
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
 ) -> ResumeResult:
-    """Deliver one outcome to the bot waiting for it, at most once.
+    """Deliver one outcome to the bot waiting for it.
 
     Raises UnknownProcess for an id nobody created, ProcessBusy while another delivery
     works on it, and a retryable LandbotError when Landbot could not be reached: in each
@@ -53,6 +61,11 @@ def resume_process(
         if process.status in (Status.RESUMED, Status.FAILED):
             return ResumeResult.DUPLICATE
         raise ProcessBusy(completion.process_id)
+    if process.jump_pending:
+        # An earlier attempt stopped after it may have sent the jump.
+        reason = f"{UNCONFIRMED}: an earlier attempt stopped after sending it"
+        store.mark_failed(process.process_id, claim_id, now, reason)
+        return ResumeResult.FAILED
     value = {
         **(process.result or {}),
         "status": process.outcome,
@@ -62,9 +75,12 @@ def resume_process(
     try:
         if not process.field_set:
             landbot.set_field(process.customer_id, process.field, value)
-            store.mark_field_set(process.process_id, claim_id, now)
+        store.mark_jumping(process.process_id, claim_id, now)
         landbot.assign_bot(process.customer_id, process.bot_id, process.node_id)
     except LandbotError as error:
+        if error.ambiguous and error.operation == "assign_bot":
+            store.mark_failed(process.process_id, claim_id, now, f"{UNCONFIRMED}: {error}")
+            return ResumeResult.FAILED
         if error.retryable:
             store.release(process.process_id, claim_id, now)
             raise

@@ -150,9 +150,14 @@ class ProcessStore:
             return Claim(_from_item(item), claimed=False)
         return Claim(_from_item(response["Attributes"]), claimed=True)
 
-    def mark_field_set(self, process_id: str, claim_id: str, now: int) -> None:
+    def mark_jumping(self, process_id: str, claim_id: str, now: int) -> None:
+        """Record that the field is set and a jump is about to be sent."""
         self._update_claimed(
-            process_id, claim_id, now, "field_set = :true", {":true": {"BOOL": True}}
+            process_id,
+            claim_id,
+            now,
+            "field_set = :true, jump_pending = :true",
+            {":true": {"BOOL": True}},
         )
 
     def mark_resumed(self, process_id: str, claim_id: str, now: int) -> None:
@@ -165,9 +170,14 @@ class ProcessStore:
         )
 
     def release(self, process_id: str, claim_id: str, now: int) -> None:
-        """Give a claim up early after a retryable failure, so the next delivery may retry."""
+        """Give a claim up after a failure Landbot surely did not act on, so the next
+        delivery may retry at once."""
         self._update_claimed(
-            process_id, claim_id, now, "lease_until = :now", {":now": _number(now)}
+            process_id,
+            claim_id,
+            now,
+            "lease_until = :now, jump_pending = :false",
+            {":now": _number(now), ":false": {"BOOL": False}},
         )
 
     def mark_failed(self, process_id: str, claim_id: str, now: int, reason: str) -> None:

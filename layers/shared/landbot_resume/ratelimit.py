@@ -1,0 +1,117 @@
+"""SharedRateLimiter: Landbot's 10 requests/s per token, kept by every container together.
+
+Landbot counts requests per token in a sliding second and answers 429 past the limit. The
+limiter holds `limit` permits as items of the processes table, each stamped with when it was
+last used; a call takes a permit last used at least `window` ago, with one conditional write.
+So no `window` ever sees more than `limit` calls, whichever container makes them, and a
+burst drains at the ceiling instead of a fraction of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# A little over a second: absorbs network jitter between our clock and Landbot's counter.
+DEFAULT_WINDOW_SECONDS = 1.05
+# A permit stamped this long before the call can go out is stamped again: a slow write must
+# not make its call arrive late and crowd the next second.
+RESTAMP_AFTER_SECONDS = 0.02
+# Permit items outlive any window, then DynamoDB's TTL removes them.
+_PERMIT_TTL_SECONDS = 3600
+
+
+class RateLimitTimeout(Exception):
+    """No permit frees up before the caller's deadline."""
+
+
+class SharedRateLimiter:
+    def __init__(
+        self,
+        table_name: str,
+        limit: int,
+        *,
+        key: str = "landbot",
+        window: float = DEFAULT_WINDOW_SECONDS,
+        client: DynamoDBClient | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.table_name = table_name
+        # One deployment uses one Landbot token, so one set of permits per table.
+        self._key = key
+        self.limit = limit
+        self.window = window
+        self._client = client or boto3.client("dynamodb")
+        self._clock = clock
+        self._sleep = sleep
+        # When each permit was last used, as far as this container knows.
+        self._last_used = [0.0] * limit
+
+    def acquire(self, deadline: float) -> None:
+        """Wait for a free permit and take it; RateLimitTimeout if none frees before deadline."""
+        while True:
+            permit = min(range(self.limit), key=self._last_used.__getitem__)
+            free_at = self._last_used[permit] + self.window
+            now = self._clock()
+            if free_at > now:
+                if free_at > deadline:
+                    raise RateLimitTimeout("no Landbot request slot before the deadline")
+                self._sleep(free_at - now)
+                now = self._clock()
+            taken_by_other = self._take(permit, now)
+            if taken_by_other is None:
+                self._last_used[permit] = self._restamp_if_late(permit, now)
+                return
+            self._last_used[permit] = taken_by_other
+
+    def _restamp_if_late(self, permit: int, stamped: float) -> float:
+        now = self._clock()
+        if now - stamped <= RESTAMP_AFTER_SECONDS:
+            return stamped
+        self._client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": self._item_key(permit)}},
+            UpdateExpression="SET used_at = :now",
+            ConditionExpression="used_at = :stamped",
+            ExpressionAttributeValues={":now": _stamp(now), ":stamped": _stamp(stamped)},
+        )
+        return now
+
+    def _item_key(self, permit: int) -> str:
+        return f"ratelimit#{self._key}#{permit}"
+
+    def _take(self, permit: int, now: float) -> float | None:
+        """Stamp the permit; returns when another caller last used it if that was too recent."""
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": self._item_key(permit)}},
+                UpdateExpression="SET used_at = :now, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(used_at) OR used_at <= :free_before",
+                ExpressionAttributeValues={
+                    ":now": _stamp(now),
+                    ":free_before": _stamp(now - self.window),
+                    ":expires": {"N": str(int(now) + _PERMIT_TTL_SECONDS)},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item: Any = error.response.get("Item") or {}
+            return float(item.get("used_at", {}).get("N", now))
+        return None
+
+
+def _stamp(moment: float) -> dict[str, str]:
+    return {"N": f"{moment:.3f}"}

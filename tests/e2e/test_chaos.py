@@ -1,0 +1,48 @@
+"""A small chaos run (`make chaos` at a size for the test suite), in its own process: the
+local stack it starts must not share moto's in-process state with the session's stack."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.cfn import ROOT
+
+
+def test_a_small_chaos_run_loses_nothing_and_resumes_nothing_twice() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.stack",
+            "chaos",
+            "--processes",
+            "40",
+            "--unknown",
+            "3",
+            "--burst",
+            "20",
+            "--visibility-timeout",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = dict(re.findall(r"^(\S.*?)\s{2,}(\S.*)$", done.stdout, re.MULTILINE))
+    assert rows["processes created"] == "40"
+    assert rows["lost (must be 0)"] == "0"
+    assert rows["double-resumed (must be 0)"] == "0"
+    assert int(rows["peak Landbot requests/s (<= 10)"]) <= 10
+    assert rows["in DLQ (unknown process)"].endswith("(3)")
+    finished = int(rows["resumed"]) + int(rows["failed"])
+    dead_lettered = int(rows["in DLQ (unknown process)"].split()[0]) - 3
+    assert finished + dead_lettered == 40
+    calls, share = rows["Landbot calls / faults injected"].split(" / ")
+    assert int(calls) >= 80 and int(share.rstrip("%")) > 0

@@ -1,0 +1,297 @@
+"""A chaos run on the local stack: many processes, messy deliveries, a faulty Landbot.
+
+Creates N processes through the webhook API, then emits their payment events in bursts with
+duplicates, late failures after successes and events for processes nobody created, while the
+Landbot simulator answers a share of calls with 500s, 429s, answers slower than the client
+waits, and dropped connections. Then it accounts for every process: resumed, failed (by
+reason), waiting in the DLQ, or lost; and for every jump Landbot applied.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from tests.stack.landbot_simulator import Faults
+from tests.stack.samples import stripe_event
+from tests.stack.stack import LocalStack, Ports
+
+BOT, NODE = 1010178, "Nkqgn6xkf"
+CEILING_RESUMES_PER_SECOND = 5.0  # 10 Landbot requests/s, two per resume
+FIRST_CUSTOMER = 500_000_001
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    processes: int = 500
+    duplicates: float = 0.12  # share of processes whose event is delivered twice
+    late_failures: float = 0.05  # share of paid processes that also get a failure afterwards
+    unknown: int = 20  # events for processes nobody created
+    burst: int = 150  # events put on the bus at once
+    burst_pause: float = 2.0
+    faults: Faults = field(
+        default_factory=lambda: Faults(
+            error_rate=0.08, throttle_rate=0.06, slow_rate=0.03, drop_rate=0.03, slow_seconds=1.5
+        )
+    )
+    client_timeout: float = 1.0  # the resume function's Landbot read timeout in this run
+    visibility_timeout: int = 3  # so retried records come back within the run
+    drain_timeout: float = 150.0
+    seed: int = 7
+
+
+@dataclass
+class ChaosReport:
+    created: int = 0
+    resumed: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    in_dlq: int = 0
+    unknown_in_dlq: int = 0
+    lost: list[str] = field(default_factory=list)
+    double_resumed: int = 0
+    wrong_outcome: int = 0
+    peak_rate: int = 0
+    rate_limited: int = 0  # 429s Landbot's own limit gave (not injected ones)
+    calls: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    drain_seconds: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def drain_fraction(self) -> float:
+        finished = self.resumed + sum(self.failed.values())
+        if not self.drain_seconds:
+            return 0.0
+        return finished / self.drain_seconds / CEILING_RESUMES_PER_SECOND
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost and self.double_resumed == 0 and self.peak_rate <= 10
+
+    def table(self) -> str:
+        fault_share = sum(self.faults.values()) / max(self.calls, 1)
+        rows = [
+            ("processes created", str(self.created)),
+            ("resumed", str(self.resumed)),
+            ("failed", str(sum(self.failed.values()))),
+            *((f"  failed: {reason}", str(n)) for reason, n in self.failed.most_common()),
+            ("in DLQ (unknown process)", f"{self.in_dlq} ({self.unknown_in_dlq})"),
+            ("lost (must be 0)", str(len(self.lost))),
+            ("double-resumed (must be 0)", str(self.double_resumed)),
+            ("resumed with another outcome", str(self.wrong_outcome)),
+            ("peak Landbot requests/s (<= 10)", str(self.peak_rate)),
+            ("429s from the rate limit", str(self.rate_limited)),
+            ("Landbot calls / faults injected", f"{self.calls} / {fault_share:.0%}"),
+            *((f"  fault: {kind}", str(n)) for kind, n in sorted(self.faults.items())),
+            (
+                "drain rate (of 5 resumes/s)",
+                f"{self.drain_fraction:.2f} ({self.drain_seconds:.1f} s)",
+            ),
+            ("run time", f"{self.seconds:.1f} s"),
+        ]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"{name:<{width}}  {value:>12}" for name, value in rows]
+        return "\n".join([*lines, "PASS" if self.ok else "FAIL"])
+
+
+def run(config: ChaosConfig) -> ChaosReport:
+    started = time.monotonic()
+    rng = random.Random(config.seed)
+    stack = LocalStack(
+        Ports.ephemeral(),
+        quiet=True,
+        overrides={"CompletionQueue": {"VisibilityTimeout": config.visibility_timeout}},
+        environment={
+            "LANDBOT_TIMEOUT_SECONDS": str(config.client_timeout),
+            # Retries are the point of this run; their warnings would bury the table.
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+        },
+    )
+    with stack:
+        simulator = stack.simulator
+        assert simulator is not None
+        customers = list(range(FIRST_CUSTOMER, FIRST_CUSTOMER + config.processes))
+        for customer in customers:
+            # Most bots set @data = {} before the webhook; some never did (POST path).
+            fields = {"data": {"type": "object", "value": {}, "extra": {}}}
+            simulator.add_customer(customer, fields if rng.random() > 0.1 else {})
+        processes = _create_processes(stack, customers)
+        report = ChaosReport(created=len(processes))
+        expected, events = _plan(processes, config, rng)
+        simulator.set_faults(config.faults)
+        drain_started = time.monotonic()
+        for start in range(0, len(events), config.burst):
+            burst = events[start : start + config.burst]
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(stack.put_event, burst))
+            if start + config.burst < len(events):
+                time.sleep(config.burst_pause)
+        last_change = _wait_for_drain(stack, set(processes), config.unknown, config.drain_timeout)
+        report.drain_seconds = last_change - drain_started
+        _account(stack, report, processes, expected)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _create_processes(stack: LocalStack, customers: list[int]) -> dict[str, int]:
+    session = requests.Session()
+
+    def create(customer: int) -> tuple[str, int]:
+        answer = session.post(
+            stack.webhook_url,
+            json={"bot_id": BOT, "node_id": NODE, "customer_id": customer},
+            headers={"X-Webhook-Token": stack.webhook_token},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return str(answer.json()["process_id"]), customer
+
+    with ThreadPoolExecutor(4) as pool:
+        return dict(pool.map(create, customers))
+
+
+def _plan(
+    processes: dict[str, int], config: ChaosConfig, rng: random.Random
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Events in delivery order, and the outcome each process should be resumed with."""
+    kinds = [
+        ("checkout.session.completed", "paid", 0.85),
+        ("checkout.session.async_payment_failed", "failed", 0.10),
+        ("checkout.session.expired", "expired", 0.05),
+    ]
+    expected: dict[str, str] = {}
+    first: list[dict[str, Any]] = []
+    later: list[dict[str, Any]] = []
+    for process_id in processes:
+        event_type, outcome, _ = rng.choices(kinds, weights=[k[2] for k in kinds])[0]
+        expected[process_id] = outcome
+        event = stripe_event(event_type, process_id)
+        first.append(event)
+        if rng.random() < config.duplicates:
+            later.append(event)  # the very same event, delivered again
+        if outcome == "paid" and rng.random() < config.late_failures:
+            later.append(stripe_event("checkout.session.async_payment_failed", process_id))
+    for _ in range(config.unknown):
+        first.append(stripe_event("checkout.session.completed", f"pr_{uuid.uuid4().hex}"))
+    rng.shuffle(first)
+    rng.shuffle(later)
+    return expected, first + later
+
+
+def _statuses(stack: LocalStack) -> dict[str, dict[str, Any]]:
+    dynamodb = stack.resources.client("dynamodb")
+    items: dict[str, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"TableName": stack.resources.table}
+    while True:
+        page = dynamodb.scan(**kwargs)
+        for item in page["Items"]:
+            if "status" in item:
+                items[item["pk"]["S"]] = {
+                    "status": item["status"]["S"],
+                    "reason": item.get("failure_reason", {}).get("S"),
+                    "outcome": item.get("outcome", {}).get("S"),
+                }
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _wait_for_drain(
+    stack: LocalStack, process_ids: set[str], unknown: int, timeout: float
+) -> float:
+    """Wait until every process is finished or its record has left the queue for good."""
+    deadline = time.monotonic() + timeout
+    finished, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        statuses = _statuses(stack)
+        done = sum(1 for pid in process_ids if statuses[pid]["status"] in ("RESUMED", "FAILED"))
+        if done != finished:
+            finished, last_change = done, time.monotonic()
+        depths = stack.queue_depths()
+        if depths["queue"] == 0 and (done == len(process_ids) and depths["dlq"] >= unknown):
+            break
+        time.sleep(2)  # scanning moto's table is work for the same machine that is measured
+    return last_change
+
+
+def _account(
+    stack: LocalStack,
+    report: ChaosReport,
+    processes: dict[str, int],
+    expected: dict[str, str],
+) -> None:
+    simulator = stack.simulator
+    assert simulator is not None
+    statuses = _statuses(stack)
+    in_dlq = _dlq_process_ids(stack)
+    report.in_dlq = len(in_dlq)
+    report.unknown_in_dlq = sum(1 for pid in in_dlq if pid not in processes)
+    for process_id, state in statuses.items():
+        if process_id not in processes:
+            continue
+        if state["status"] == "RESUMED":
+            report.resumed += 1
+            report.wrong_outcome += state["outcome"] != expected[process_id]
+        elif state["status"] == "FAILED":
+            report.failed[state["reason"] or "?"] += 1
+        elif process_id not in in_dlq:
+            report.lost.append(process_id)
+    report.lost += [pid for pid in processes if pid not in statuses]
+    calls = simulator.calls()
+    jumps = Counter(
+        call.path for call in calls if "/assign_bot/" in call.path and call.status == 200
+    )
+    report.double_resumed = sum(n - 1 for n in jumps.values() if n > 1)
+    report.calls = len(calls)
+    report.faults = Counter(call.fault for call in calls if call.fault)
+    report.rate_limited = sum(1 for call in calls if call.status == 429 and not call.fault)
+    report.peak_rate = simulator.peak_rate()
+
+
+def _dlq_process_ids(stack: LocalStack) -> list[str]:
+    """The process id each dead-lettered message is for (messages stay in the DLQ)."""
+    sqs = stack.resources.client("sqs")
+    ids: list[str] = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=stack.resources.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+        ).get("Messages", [])
+        if not messages:
+            return ids
+        for message in messages:
+            found = re.search(r"pr_[0-9a-f]{32}", message["Body"])
+            ids.append(found.group(0) if found else "?")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    defaults = ChaosConfig()
+    parser = argparse.ArgumentParser(prog="python -m tests.stack chaos", description=__doc__)
+    parser.add_argument("--processes", type=int, default=defaults.processes)
+    parser.add_argument("--unknown", type=int, default=defaults.unknown)
+    parser.add_argument("--burst", type=int, default=defaults.burst)
+    parser.add_argument("--visibility-timeout", type=int, default=defaults.visibility_timeout)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    args = parser.parse_args(argv)
+    config = ChaosConfig(
+        processes=args.processes,
+        unknown=args.unknown,
+        burst=args.burst,
+        visibility_timeout=args.visibility_timeout,
+        seed=args.seed,
+    )
+    print(
+        f"chaos run: {config.processes} processes, {config.unknown} unknown, faults on", flush=True
+    )
+    report = run(config)
+    print(report.table())
+    return 0 if report.ok else 1

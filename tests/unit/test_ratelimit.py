@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from landbot_resume.ratelimit import RateLimitTimeout, SharedRateLimiter
+from landbot_resume.store import ProcessStore
+
+
+class Clock:
+    """Simulated time shared by several limiters: sleeping moves it forward."""
+
+    def __init__(self) -> None:
+        self.now = 1_795_000_000.0
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+def limiter(store: ProcessStore, clock: Clock, limit: int = 10) -> SharedRateLimiter:
+    client: Any = store._client
+    return SharedRateLimiter(
+        store.table_name, limit, window=1.0, client=client, clock=clock, sleep=clock.sleep
+    )
+
+
+def max_in_any_window(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    return max(sum(1 for t in times if start <= t < start + window) for start in times)
+
+
+def test_a_burst_up_to_the_limit_goes_at_once(store: ProcessStore) -> None:
+    clock = Clock()
+    one = limiter(store, clock)
+    for _ in range(10):
+        one.acquire(deadline=clock.now + 5)
+    assert clock.slept == 0
+    one.acquire(deadline=clock.now + 5)
+    assert clock.slept == pytest.approx(1.0)
+
+
+def test_containers_sharing_the_table_never_exceed_the_limit_together(
+    store: ProcessStore,
+) -> None:
+    clock = Clock()
+    containers = [limiter(store, clock) for _ in range(3)]
+    taken: list[float] = []
+    for i in range(95):
+        containers[i % 3].acquire(deadline=clock.now + 30)
+        taken.append(clock.now)
+        clock.now += 0.013  # each call takes a little time
+    assert max_in_any_window(taken) <= 10
+    # ... and the burst drains at the ceiling, not a fraction of it.
+    assert len(taken) / (taken[-1] - taken[0]) > 9.0
+
+
+def test_no_permit_before_the_deadline_is_a_timeout(store: ProcessStore) -> None:
+    clock = Clock()
+    one = limiter(store, clock, limit=2)
+    one.acquire(deadline=clock.now + 1)
+    one.acquire(deadline=clock.now + 1)
+    with pytest.raises(RateLimitTimeout):
+        one.acquire(deadline=clock.now + 0.5)
+    assert clock.slept == 0
