@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
+    AsyncBatchProcessor,
     EventType,
-    process_partial_response,
+    async_process_partial_response,
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -27,9 +29,10 @@ from landbot_resume.store import ProcessStore
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# Every record failing (Landbot down) is reported like any partial failure, not as a crash:
-# the records are retried either way, and the errors alarm stays for real faults.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# The records of a batch are resumed side by side (the rate limiter paces their Landbot
+# calls). Every record failing (Landbot down) is reported like any partial failure, not as
+# a crash: the records are retried either way, and the errors alarm stays for real faults.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 store = ProcessStore(os.environ["PROCESSES_TABLE"])
 RATE_LIMIT = int(os.environ.get("LANDBOT_RATE_LIMIT", "10"))
 landbot = LandbotClient(
@@ -48,8 +51,20 @@ _METRIC_OF_RESULT = {
 }
 
 
+# requests and boto3 block, so records run on threads. A few are enough to keep Landbot's
+# 10 requests/s busy; more would only queue up behind the rate limiter and the GIL, and a
+# thread waiting for the GIL between taking a rate-limit permit and sending makes its call
+# arrive late.
+RECORD_THREADS = 4
+_threads = ThreadPoolExecutor(max_workers=RECORD_THREADS, thread_name_prefix="record")
+
+
 @tracer.capture_method
-def handle_record(record: SQSRecord) -> None:
+async def handle_record(record: SQSRecord) -> None:
+    await asyncio.get_running_loop().run_in_executor(_threads, resume_record, record)
+
+
+def resume_record(record: SQSRecord) -> None:
     try:
         completion = completion_from_message(record.body)
         if completion is None:
@@ -81,6 +96,6 @@ def handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     landbot.deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-    return process_partial_response(
+    return async_process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )

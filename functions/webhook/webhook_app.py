@@ -4,6 +4,7 @@ it is going."""
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import time
 from typing import Annotated, Any
@@ -31,13 +32,21 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 store = ProcessStore(os.environ["PROCESSES_TABLE"])
-UNAUTHORIZED = {
-    "statusCode": 401,
-    "headers": {"Content-Type": content_types.APPLICATION_JSON},
-    "body": '{"message":"Unauthorized"}',
-    "isBase64Encoded": False,
-}
 _NOT_JSON = {"field": "body", "message": "must be a JSON object (Content-Type: application/json)"}
+
+
+def _early_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP API answer given before the Event Handler runs."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+UNAUTHORIZED = _early_answer(401, {"message": "Unauthorized"})
+NOT_JSON = _early_answer(415, {"message": "Invalid request", "errors": [_NOT_JSON]})
 TTL_SECONDS = int(os.environ.get("PROCESS_TTL_SECONDS", "604800"))
 RETRY_WINDOW_SECONDS = int(os.environ.get("RETRY_WINDOW_SECONDS", "120"))
 
@@ -46,9 +55,9 @@ def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-def authorized(headers: dict[str, str] | None) -> bool:
+def authorized(headers: dict[str, str]) -> bool:
     """Compared in constant time; HTTP APIs hand header names over in lower case."""
-    sent = (headers or {}).get(WEBHOOK_HEADER) or ""
+    sent = headers.get(WEBHOOK_HEADER) or ""
     expected = get_secret(os.environ["WEBHOOK_TOKEN_SECRET"])
     return hmac.compare_digest(sent.encode(), expected.encode())
 
@@ -106,7 +115,12 @@ def get_process(
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Checked before the Event Handler runs: its validation must not answer strangers.
-    if not authorized(event.get("headers")):
+    headers = event.get("headers") or {}
+    if not authorized(headers):
         metrics.add_metric(name="Unauthorized", unit=MetricUnit.Count, value=1)
         return UNAUTHORIZED
+    # Landbot sends no Content-Type unless told to; anything declared must be JSON.
+    content_type = headers.get("content-type", "application/json")
+    if event.get("body") and not content_type.lower().startswith("application/json"):
+        return NOT_JSON
     return app.resolve(event, context)

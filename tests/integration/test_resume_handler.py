@@ -103,7 +103,14 @@ def test_the_same_event_twice_resumes_once(
 ) -> None:
     process_id = start(customer_id)
     event = stripe_event("checkout.session.completed", process_id)
-    assert stack.resume.invoke(sqs_event(event, event)) == {"batchItemFailures": []}
+    # Both copies in one batch run side by side: one resumes, the other finds the process
+    # claimed and is handed back for later, when it is acknowledged as a duplicate.
+    first = stack.resume.invoke(sqs_event(event, event))
+    assert first["batchItemFailures"] in (
+        [],
+        [{"itemIdentifier": "m0"}],
+        [{"itemIdentifier": "m1"}],
+    )
     assert stack.resume.invoke(sqs_event(event)) == {"batchItemFailures": []}
     jumps = [c for c in calls_for(simulator, customer_id) if "/assign_bot/" in c[1]]
     assert len(jumps) == 1

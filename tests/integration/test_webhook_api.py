@@ -85,7 +85,11 @@ def test_a_missing_field_is_named(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("data", "content_type", "status"),
-    [("{oops", "application/json", 400), ("bot_id=1", "text/plain", 415)],
+    [
+        ("{oops", "application/json", 400),
+        ("bot_id=1", "text/plain", 415),
+        ("bot_id=1&email=ada%40example.com", "application/x-www-form-urlencoded", 415),
+    ],
 )
 def test_a_body_that_is_not_json_is_refused(
     api: Api, data: str, content_type: str, status: int
@@ -94,6 +98,7 @@ def test_a_body_that_is_not_json_is_refused(
     assert answer.status_code == status
     assert [error["field"] for error in answer.json()["errors"]] == ["body"]
     assert "JSON" in answer.json()["errors"][0]["message"]
+    assert "ada" not in answer.text  # nothing of the body is echoed
 
 
 def test_unknown_and_malformed_process_ids(api: Api) -> None:

@@ -93,20 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--type", choices=list(STRIPE_SAMPLES), default="checkout.session.completed")
     send.add_argument("--aws", default="http://127.0.0.1:5000")
     send.add_argument("--bus", default="default")
-    chaos_parser = commands.add_parser("chaos", help="the chaos run: faults, duplicates, bursts")
-    chaos_parser.add_argument("args", nargs=argparse.REMAINDER)
+    commands.add_parser("chaos", help="the chaos run (options: chaos --help)", add_help=False)
     redrive.add_arguments(
         commands.add_parser(
             "redrive", help="replay the dead-letter queue into the completion queue"
         )
     )
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "chaos":
+        return chaos.main(extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "run":
         return run(args)
     if args.command == "demo":
         return demo.main()
-    if args.command == "chaos":
-        return chaos.main(args.args)
     if args.command == "redrive":
         return redrive.cli(args)
     return send_event(args)

@@ -99,10 +99,15 @@ class ContainerPool:
 _container: LocalFunction | None = None
 
 
+def silence_if(quiet: bool) -> None:
+    """In a container process: the function's logs and metrics (CloudWatch's part) go nowhere."""
+    if quiet:
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process' life
+
+
 def _start_container(logical_id: str, quiet: bool) -> None:
     global _container
-    if quiet:  # the function's logs and metrics (CloudWatch's part) go nowhere
-        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process' life
+    silence_if(quiet)
     _container = LocalFunction(logical_id)
 
 

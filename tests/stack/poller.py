@@ -7,12 +7,16 @@ the function reports as failed stay on the queue and come back after the visibil
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+import multiprocessing
+from typing import Any, Protocol
 
 from tests.cfn import load_template
 from tests.stack.aws import REGION, Resources
-from tests.stack.lambdas import ContainerPool
+from tests.stack.lambdas import LocalFunction, silence_if
+
+
+class Invocable(Protocol):
+    def invoke(self, event: dict[str, Any]) -> Any: ...
 
 
 def sqs_event_source(logical_id: str) -> dict[str, Any]:
@@ -27,39 +31,22 @@ def maximum_concurrency(logical_id: str, parameters: dict[str, str]) -> int:
 
 
 class QueuePoller:
-    def __init__(
-        self, function: ContainerPool, resources: Resources, logical_id: str, concurrency: int = 1
-    ) -> None:
+    """One poller of the event source mapping, handing batches to one execution environment."""
+
+    def __init__(self, function: Invocable, resources: Resources, logical_id: str) -> None:
         self.function = function
         source = sqs_event_source(logical_id)
         self.batch_size = int(source.get("BatchSize", 10))
         self.queue_url = resources.queue_url
         self.queue_arn = resources.arns["CompletionQueue"]
         self._sqs = resources.client("sqs")
-        self._stop = threading.Event()
-        # One poller thread per concurrent invocation: each waits for its own batch.
-        self._threads = [
-            threading.Thread(target=self._run, daemon=True, name=f"queue-poller-{i}")
-            for i in range(concurrency)
-        ]
-        self.batches = 0
 
-    def start(self) -> QueuePoller:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=35)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run_until(self, stop: Any) -> None:
+        while not stop.is_set():
             try:
                 self.poll_once(wait_seconds=1)
             except Exception:  # a poller that dies would look like a stuck queue
-                if self._stop.wait(0.5):
+                if stop.wait(0.5):
                     return
 
     def poll_once(self, wait_seconds: int = 0) -> int:
@@ -103,3 +90,42 @@ class QueuePoller:
             "eventSourceARN": self.queue_arn,
             "awsRegion": REGION,
         }
+
+
+class PollingContainers:
+    """MaximumConcurrency execution environments, each a process that polls the queue and
+    invokes its own copy of the function, one batch at a time: Lambda's SQS scaling in small.
+
+    The polling happens in those processes too, so this process (which hosts the Landbot
+    simulator and its clock) stays idle while the queue drains.
+    """
+
+    def __init__(self, logical_id: str, resources: Resources, size: int, *, quiet: bool) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._processes = [
+            context.Process(
+                target=_poll_in_container,
+                args=(logical_id, resources, self._stop, quiet),
+                daemon=True,
+                name=f"{logical_id}-{i}",
+            )
+            for i in range(size)
+        ]
+
+    def start(self) -> PollingContainers:
+        for process in self._processes:
+            process.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for process in self._processes:
+            process.join(timeout=35)
+            if process.is_alive():
+                process.terminate()
+
+
+def _poll_in_container(logical_id: str, resources: Resources, stop: Any, quiet: bool) -> None:
+    silence_if(quiet)
+    QueuePoller(LocalFunction(logical_id), resources, logical_id).run_until(stop)

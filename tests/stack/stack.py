@@ -4,24 +4,70 @@ API and the queue poller, wired from template.yaml."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
-
-from moto.server import ThreadedMotoServer
 
 from tests.stack.aws import CREDENTIALS, REGION, Resources, create_resources
 from tests.stack.gateway import Gateway
 from tests.stack.lambdas import ContainerPool
 from tests.stack.landbot_simulator import LandbotSimulator
-from tests.stack.poller import QueuePoller, maximum_concurrency
+from tests.stack.poller import PollingContainers, maximum_concurrency
 
-# moto's server logs every request; the stack's own output is what a person reads.
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+
+
+class MotoServer:
+    """moto in server mode, in a process of its own: it is the busiest part of the stack, and
+    the simulator's clock (which measures Landbot's rate) must not wait for it."""
+
+    def __init__(self, port: int = 5000) -> None:
+        self.port = port or _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MotoServer:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise RuntimeError(f"port {self.port} is in use: is another stack running?")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"moto server exited with {self._process.returncode}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("moto server did not start within 30 s")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass(frozen=True)
@@ -77,11 +123,9 @@ class LocalStack:
         self.stop()
 
     def start(self) -> None:
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.aws, verbose=False)
-        self.moto.start()
+        self.moto = MotoServer(self.ports.aws).start()
         self._started.append(self.moto)
-        host, port = self.moto.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        endpoint = self.moto.endpoint
         if self.landbot_api_url is None:
             self.landbot_token = self.landbot_token or secrets.token_hex(20)
             self.simulator = LandbotSimulator(
@@ -114,14 +158,17 @@ class LocalStack:
         # Each function runs in processes of its own, started now with this environment.
         self.webhook = ContainerPool("WebhookFunction", 2, quiet=self.quiet)
         self._started.append(self.webhook)
-        concurrency = maximum_concurrency("ResumeFunction", self.resources.parameters)
-        self.resume = ContainerPool("ResumeFunction", concurrency, quiet=self.quiet)
+        # For invoking the resume function directly, as `sam local invoke` would.
+        self.resume = ContainerPool("ResumeFunction", 1, quiet=self.quiet)
         self._started.append(self.resume)
         self.gateway = Gateway(self.webhook, port=self.ports.api).start()
         self._started.append(self.gateway)
         if self.poll:
-            self.poller = QueuePoller(self.resume, self.resources, "ResumeFunction", concurrency)
-            self._started.append(self.poller.start())
+            concurrency = maximum_concurrency("ResumeFunction", self.resources.parameters)
+            pollers = PollingContainers(
+                "ResumeFunction", self.resources, concurrency, quiet=self.quiet
+            )
+            self._started.append(pollers.start())
 
     def stop(self) -> None:
         while self._started:

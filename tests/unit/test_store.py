@@ -123,3 +123,9 @@ def test_a_released_claim_is_free_on_the_next_second(store: ProcessStore) -> Non
     store.release(process_id, "c1", NOW)
     assert claim(store, process_id, claim_id="c2", now=NOW) == (False, Status.RESUMING)
     assert claim(store, process_id, claim_id="c2", now=NOW + 1) == (True, Status.RESUMING)
+
+
+def test_a_zero_retry_window_never_merges_requests(store: ProcessStore) -> None:
+    first, _ = create_process(REQUEST, store, now=NOW, ttl_seconds=3600, retry_window=0)
+    again, created = create_process(REQUEST, store, now=NOW, ttl_seconds=3600, retry_window=0)
+    assert created and again.process_id != first.process_id

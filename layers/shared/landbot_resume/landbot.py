@@ -14,7 +14,6 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 DEFAULT_API_URL = "https://api.landbot.io/v1/"
 # Connect and read timeouts: a Landbot call that hangs must not eat the function's time.
 DEFAULT_TIMEOUT = (3.05, 10.0)
-_RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
 _jitter = random.SystemRandom()
 
 
@@ -164,7 +163,8 @@ class LandbotClient:
             operation,
             f"answered {response.status_code}: {_error_message(response)}",
             status=response.status_code,
-            retryable=response.status_code in _RETRYABLE_STATUSES,
+            # Landbot: only 429 and 5xx are safe to retry.
+            retryable=response.status_code == 429 or response.status_code >= 500,
         )
 
 

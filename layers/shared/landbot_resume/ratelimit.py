@@ -19,8 +19,9 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# A little over a second: absorbs network jitter between our clock and Landbot's counter.
-DEFAULT_WINDOW_SECONDS = 1.05
+# A little over a second: the margin absorbs the delay between taking a permit and the
+# request reaching Landbot (scheduling, network jitter) on busy machines.
+DEFAULT_WINDOW_SECONDS = 1.1
 # A permit stamped this long before the call can go out is stamped again: a slow write must
 # not make its call arrive late and crowd the next second.
 RESTAMP_AFTER_SECONDS = 0.02
@@ -75,17 +76,21 @@ class SharedRateLimiter:
             self._last_used[permit] = taken_by_other
 
     def _restamp_if_late(self, permit: int, stamped: float) -> float:
-        now = self._clock()
-        if now - stamped <= RESTAMP_AFTER_SECONDS:
-            return stamped
-        self._client.update_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": self._item_key(permit)}},
-            UpdateExpression="SET used_at = :now",
-            ConditionExpression="used_at = :stamped",
-            ExpressionAttributeValues={":now": _stamp(now), ":stamped": _stamp(stamped)},
-        )
-        return now
+        """Move the permit's stamp up to now while writing it took long (a cold container's
+        first request, a busy table): the call goes out now, not when the write began."""
+        for _ in range(3):
+            now = self._clock()
+            if now - stamped <= RESTAMP_AFTER_SECONDS:
+                break
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": self._item_key(permit)}},
+                UpdateExpression="SET used_at = :now",
+                ConditionExpression="used_at = :stamped",
+                ExpressionAttributeValues={":now": _stamp(now), ":stamped": _stamp(stamped)},
+            )
+            stamped = now
+        return stamped
 
     def _item_key(self, permit: int) -> str:
         return f"ratelimit#{self._key}#{permit}"

@@ -61,7 +61,7 @@ class ProcessStore:
                         "Put": {
                             "TableName": self.table_name,
                             "Item": marker,
-                            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                            "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
                             "ExpressionAttributeValues": {":now": _number(now)},
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
