@@ -3,35 +3,22 @@ local stack it starts must not share moto's in-process state with the session's 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
-from tests.cfn import ROOT
+from tests.e2e.conftest import run_stack_command
 
 
 def test_a_small_chaos_run_loses_nothing_and_resumes_nothing_twice() -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.stack",
-            "chaos",
-            "--processes",
-            "40",
-            "--unknown",
-            "3",
-            "--burst",
-            "20",
-            "--visibility-timeout",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    done = run_stack_command(
+        "chaos",
+        "--processes",
+        "40",
+        "--unknown",
+        "3",
+        "--burst",
+        "20",
+        "--visibility-timeout",
+        "1",
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr

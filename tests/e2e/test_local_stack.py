@@ -3,14 +3,11 @@ the bus, the rule, the queue, the poller, the resume function, the simulator."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import requests
 
-from tests.cfn import ROOT
+from tests.e2e.conftest import run_stack_command
 from tests.integration.conftest import wait_until
 from tests.stack.samples import stripe_event
 from tests.stack.stack import LocalStack
@@ -81,14 +78,6 @@ def test_events_the_rule_does_not_match_never_reach_the_queue(
 
 
 def test_the_demo_exits_0_after_a_real_resume() -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.stack", "demo"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_stack_command("demo", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "@data.status = 'paid'" in done.stdout
