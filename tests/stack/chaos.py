@@ -195,16 +195,16 @@ def _drive(
     processes: dict[str, int] = {}
     expected: dict[str, str] = {}
     later: list[dict[str, Any]] = []
-    unknown_per_burst = -(-config.unknown // -(-len(customers) // config.burst))
+    # Events for unknown processes go first: each needs maxReceiveCount receives to reach the
+    # DLQ, which must not stretch the end of the run.
     unknown_left = config.unknown
     for start in range(0, len(customers), config.burst):
         created = _create_processes(
             webhook_url, webhook_token, customers[start : start + config.burst]
         )
         processes.update(created)
-        unknown = min(unknown_per_burst, unknown_left)
-        unknown_left -= unknown
-        outcomes, first, late = _plan(created, config, rng, unknown)
+        outcomes, first, late = _plan(created, config, rng, unknown_left)
+        unknown_left = 0
         expected.update(outcomes)
         later += late
         emit(first)
