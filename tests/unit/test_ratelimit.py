@@ -68,3 +68,30 @@ def test_no_permit_before_the_deadline_is_a_timeout(store: ProcessStore) -> None
     with pytest.raises(RateLimitTimeout):
         one.acquire(deadline=clock.now + 0.5)
     assert clock.slept == 0
+
+
+def test_a_call_that_may_have_arrived_late_delays_its_permits_next_use(
+    store: ProcessStore,
+) -> None:
+    clock = Clock()
+    one = SharedRateLimiter(
+        store.table_name, 1, window=1.05, client=store._client, clock=clock, sleep=clock.sleep
+    )
+    first = one.acquire(deadline=clock.now + 5)
+    clock.now += 0.5  # the call took half a second: it may have reached Landbot that late
+    one.done(first)
+    one.acquire(deadline=clock.now + 5)
+    # At least a second after the latest moment the first call can have arrived.
+    assert clock.now - first.stamped >= 0.5 + 1.0
+
+
+def test_a_fast_call_leaves_its_permit_alone(store: ProcessStore) -> None:
+    clock = Clock()
+    one = SharedRateLimiter(
+        store.table_name, 1, window=1.05, client=store._client, clock=clock, sleep=clock.sleep
+    )
+    first = one.acquire(deadline=clock.now + 5)
+    clock.now += 0.02
+    one.done(first)
+    one.acquire(deadline=clock.now + 5)
+    assert clock.now - first.stamped == pytest.approx(1.05)

@@ -42,7 +42,9 @@ class LandbotError(Exception):
 
 
 class RateLimiter(Protocol):
-    def acquire(self, deadline: float) -> None: ...
+    def acquire(self, deadline: float) -> Any: ...
+
+    def done(self, permit: Any) -> None: ...
 
 
 class LandbotApi(Protocol):
@@ -132,11 +134,25 @@ class LandbotClient:
     def _send(self, operation: str, method: str, path: str, body: dict[str, Any]) -> None:
         # Everything slow comes before the permit, so the call goes out right after it.
         headers = {"Authorization": f"Token {self._token()}"}
-        if self._limiter is not None:
-            try:
-                self._limiter.acquire(self.deadline)
-            except Exception as error:
-                raise LandbotError(operation, f"not sent: {error}", retryable=True) from error
+        if self._limiter is None:
+            return self._request(operation, method, path, body, headers)
+        try:
+            permit = self._limiter.acquire(self.deadline)
+        except Exception as error:
+            raise LandbotError(operation, f"not sent: {error}", retryable=True) from error
+        try:
+            self._request(operation, method, path, body, headers)
+        finally:
+            self._limiter.done(permit)
+
+    def _request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+    ) -> None:
         left = self.deadline - time.time()
         if left <= 0:
             raise LandbotError(operation, "not sent: no time left", retryable=True)

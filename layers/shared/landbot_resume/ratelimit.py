@@ -9,8 +9,10 @@ burst drains at the ceiling instead of a fraction of it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -21,12 +23,18 @@ if TYPE_CHECKING:
 
 # A little over a second: the margin absorbs the delay between taking a permit and the
 # request reaching Landbot (scheduling, network jitter) on busy machines.
-DEFAULT_WINDOW_SECONDS = 1.1
+DEFAULT_WINDOW_SECONDS = 1.05
 # A permit stamped this long before the call can go out is stamped again: a slow write must
 # not make its call arrive late and crowd the next second.
 RESTAMP_AFTER_SECONDS = 0.02
 # Permit items outlive any window, then DynamoDB's TTL removes them.
 _PERMIT_TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Permit:
+    index: int
+    stamped: float
 
 
 class RateLimitTimeout(Exception):
@@ -57,9 +65,18 @@ class SharedRateLimiter:
         self._sleep = sleep
         # When each permit was last used, as far as this container knows.
         self._last_used = [0.0] * limit
+        self._picking = threading.Lock()
 
-    def acquire(self, deadline: float) -> None:
-        """Wait for a free permit and take it; RateLimitTimeout if none frees before deadline."""
+    def acquire(self, deadline: float) -> Permit:
+        """Wait for a free permit and take it; RateLimitTimeout if none frees before deadline.
+
+        Hand it back with done() once the call has been answered (or has failed)."""
+        # One thread of this container picks at a time: threads racing for the same permit
+        # would only burn conditional writes.
+        with self._picking:
+            return self._acquire(deadline)
+
+    def _acquire(self, deadline: float) -> Permit:
         while True:
             permit = min(range(self.limit), key=self._last_used.__getitem__)
             free_at = self._last_used[permit] + self.window
@@ -72,8 +89,33 @@ class SharedRateLimiter:
             taken_by_other = self._take(permit, now)
             if taken_by_other is None:
                 self._last_used[permit] = self._restamp_if_late(permit, now)
-                return
+                return Permit(permit, self._last_used[permit])
             self._last_used[permit] = taken_by_other
+
+    def done(self, permit: Permit) -> None:
+        """The call is over. If it took longer than the window's margin, it may have reached
+        Landbot late (the process stalled before sending): stamp the permit so that its next
+        use is at least a second after the latest moment the call can have arrived."""
+        margin = self.window - 1.0
+        latest = self._clock() - margin
+        if latest <= permit.stamped:
+            return
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": self._item_key(permit.index)}},
+                UpdateExpression="SET used_at = :latest",
+                ConditionExpression="used_at = :stamped",
+                ExpressionAttributeValues={
+                    ":latest": _stamp(latest),
+                    ":stamped": _stamp(permit.stamped),
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return  # already reused: the call took longer than a whole window
+        self._last_used[permit.index] = latest
 
     def _restamp_if_late(self, permit: int, stamped: float) -> float:
         """Move the permit's stamp up to now while writing it took long (a cold container's
