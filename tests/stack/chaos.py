@@ -132,7 +132,6 @@ def run(config: ChaosConfig) -> ChaosReport:
             fields = {"data": {"type": "object", "value": {}, "extra": {}}}
             simulator.add_customer(customer, fields if rng.random() > 0.1 else {})
         simulator.set_faults(config.faults)  # the webhook never calls Landbot: safe already
-        drain_started = time.monotonic()
         # The bot side runs in another process: this one hosts the simulator, whose clock
         # measures Landbot's rate and must not wait behind bursts of HTTP and boto3 calls.
         context = multiprocessing.get_context("spawn")
@@ -151,6 +150,8 @@ def run(config: ChaosConfig) -> ChaosReport:
         )
         driver.start()
         processes, expected, report.create_seconds = results.get(timeout=config.drain_timeout)
+        drain_started = time.monotonic()
+        results.get(timeout=config.drain_timeout)
         driver.join()
         report.created = len(processes)
         _wait_for_drain(stack, config.unknown, config.drain_timeout)
@@ -169,8 +170,8 @@ def _drive(
     config: ChaosConfig,
     results: Any,
 ) -> None:
-    """The bots and Stripe: start processes a burst at a time and put each burst's payment
-    events on the bus as soon as its processes exist; duplicates and late failures last."""
+    """The bots, then Stripe: start every process, report them, then put the payment events
+    on the bus a burst at a time; duplicates and late failures last."""
     rng = random.Random(config.seed)
     client = resources.client("events")
 
@@ -191,28 +192,21 @@ def _drive(
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(put, [events[i : i + 10] for i in range(0, len(events), 10)]))
 
+    # Created before any event: the drain is then measured on a machine that does nothing
+    # else, as Landbot's rate would be.
     started = time.monotonic()
-    processes: dict[str, int] = {}
-    expected: dict[str, str] = {}
-    later: list[dict[str, Any]] = []
+    processes = _create_processes(webhook_url, webhook_token, customers)
+    expected, first, later = _plan(processes, config, rng, config.unknown)
+    results.put((processes, expected, time.monotonic() - started))
     # Events for unknown processes go first: each needs maxReceiveCount receives to reach the
     # DLQ, which must not stretch the end of the run.
-    unknown_left = config.unknown
-    for start in range(0, len(customers), config.burst):
-        created = _create_processes(
-            webhook_url, webhook_token, customers[start : start + config.burst]
-        )
-        processes.update(created)
-        outcomes, first, late = _plan(created, config, rng, unknown_left)
-        unknown_left = 0
-        expected.update(outcomes)
-        later += late
-        emit(first)
-    create_seconds = time.monotonic() - started
-    rng.shuffle(later)
+    for start in range(0, len(first), config.burst):
+        if start:
+            time.sleep(config.burst_pause)
+        emit(first[start : start + config.burst])
     time.sleep(config.burst_pause)
     emit(later)
-    results.put((processes, expected, create_seconds))
+    results.put("emitted")
 
 
 def _create_processes(url: str, token: str, customers: list[int]) -> dict[str, int]:
@@ -254,10 +248,11 @@ def _plan(
             later.append(event)  # the very same event, delivered again
         if outcome == "paid" and rng.random() < config.late_failures:
             later.append(stripe_event("checkout.session.async_payment_failed", process_id))
-    for _ in range(unknown):
-        first.append(stripe_event("checkout.session.completed", f"pr_{uuid.uuid4().hex}"))
     rng.shuffle(first)
-    return expected, first, later
+    unknown_events = [
+        stripe_event("checkout.session.completed", f"pr_{uuid.uuid4().hex}") for _ in range(unknown)
+    ]
+    return expected, unknown_events + first, later
 
 
 def _statuses(stack: LocalStack) -> dict[str, dict[str, Any]]:
