@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from tests.cfn import ROOT
 from tests.stack.aws import CREDENTIALS, REGION, Resources, create_resources
 from tests.stack.gateway import Gateway
 from tests.stack.lambdas import ContainerPool
@@ -24,8 +25,9 @@ warnings.filterwarnings("ignore", "No application metrics to publish", UserWarni
 
 
 class MotoServer:
-    """moto in server mode, in a process of its own: it is the busiest part of the stack, and
-    the simulator's clock (which measures Landbot's rate) must not wait for it."""
+    """moto in server mode (with atomic DynamoDB writes, see moto_server.py), in a process of
+    its own: it is the busiest part of the stack, and the simulator's clock (which measures
+    Landbot's rate) must not wait for it."""
 
     def __init__(self, port: int = 5000) -> None:
         self.port = port or _free_port()
@@ -37,7 +39,16 @@ class MotoServer:
             if probe.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise RuntimeError(f"port {self.port} is in use: is another stack running?")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "tests.stack.moto_server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+            ],
+            cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
