@@ -116,6 +116,7 @@ def run(config: ChaosConfig) -> ChaosReport:
         Ports.ephemeral(),
         quiet=True,
         overrides={"CompletionQueue": {"VisibilityTimeout": config.visibility_timeout}},
+        webhook_containers=4,  # a burst of bots starting processes: Lambda would scale out
         environment={
             "LANDBOT_TIMEOUT_SECONDS": str(config.client_timeout),
             # Retries are the point of this run; their warnings would bury the table.

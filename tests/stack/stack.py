@@ -110,6 +110,7 @@ class LocalStack:
         quiet: bool = False,
         landbot_rate_limit: float = 10.0,
         environment: dict[str, str] | None = None,
+        webhook_containers: int = 2,
     ) -> None:
         self.ports = ports or Ports()
         self.landbot_api_url = landbot_api_url
@@ -119,6 +120,7 @@ class LocalStack:
         self.quiet = quiet
         self.landbot_rate_limit = landbot_rate_limit
         self.environment = environment or {}
+        self.webhook_containers = webhook_containers
         self.simulator: LandbotSimulator | None = None
         self._started: list[Any] = []
 
@@ -167,7 +169,7 @@ class LocalStack:
             os.environ.update(environment)
         os.environ.update(self.environment)
         # Each function runs in processes of its own, started now with this environment.
-        self.webhook = ContainerPool("WebhookFunction", 2, quiet=self.quiet)
+        self.webhook = ContainerPool("WebhookFunction", self.webhook_containers, quiet=self.quiet)
         self._started.append(self.webhook)
         # For invoking the resume function directly, as `sam local invoke` would.
         self.resume = ContainerPool("ResumeFunction", 1, quiet=self.quiet)
