@@ -32,7 +32,12 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 store = ProcessStore(os.environ["PROCESSES_TABLE"])
-_NOT_JSON = {"field": "body", "message": "must be a JSON object (Content-Type: application/json)"}
+_NOT_JSON = {
+    "message": "Invalid request",
+    "errors": [
+        {"field": "body", "message": "must be a JSON object (Content-Type: application/json)"}
+    ],
+}
 
 
 def _early_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +51,7 @@ def _early_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 UNAUTHORIZED = _early_answer(401, {"message": "Unauthorized"})
-NOT_JSON = _early_answer(415, {"message": "Invalid request", "errors": [_NOT_JSON]})
+NOT_JSON = _early_answer(415, _NOT_JSON)
 TTL_SECONDS = int(os.environ.get("PROCESS_TTL_SECONDS", "604800"))
 RETRY_WINDOW_SECONDS = int(os.environ.get("RETRY_WINDOW_SECONDS", "120"))
 
@@ -64,13 +69,13 @@ def authorized(headers: dict[str, str]) -> bool:
 
 @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
 def unsupported_content_type(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
-    return _json(415, {"message": "Invalid request", "errors": [_NOT_JSON]})
+    return _json(415, _NOT_JSON)
 
 
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     if any(item.get("type") == "json_invalid" for item in error.errors()):
-        return _json(400, {"message": "Invalid request", "errors": [_NOT_JSON]})
+        return _json(400, _NOT_JSON)
     # Name the fields and say what is wrong, but never echo the values (personal data).
     errors = [
         {

@@ -30,6 +30,18 @@ def paid(process_id: str, event_id: str = "evt_1") -> Completion:
     )
 
 
+def claimed_by_another_delivery(store: ProcessStore, process_id: str, claim_id: str) -> None:
+    store.claim(
+        process_id,
+        outcome="paid",
+        result={},
+        event_id="evt_1",
+        claim_id=claim_id,
+        now=NOW,
+        lease_seconds=60,
+    )
+
+
 def test_set_then_go_with_the_outcome(
     store: ProcessStore, landbot: FakeLandbot, process_id: str
 ) -> None:
@@ -98,15 +110,7 @@ def test_a_retry_after_a_transient_error_does_not_set_the_field_twice(
 def test_a_live_claim_makes_other_deliveries_wait(
     store: ProcessStore, landbot: FakeLandbot, process_id: str
 ) -> None:
-    store.claim(
-        process_id,
-        outcome="paid",
-        result={},
-        event_id=None,
-        claim_id="other",
-        now=NOW,
-        lease_seconds=60,
-    )
+    claimed_by_another_delivery(store, process_id, "other")
     with pytest.raises(ProcessBusy):
         resume_process(paid(process_id), store, landbot, now=NOW + 1)
     assert landbot.calls == []
@@ -138,15 +142,7 @@ def test_a_retry_after_a_crash_mid_jump_does_not_jump_again(
     store: ProcessStore, landbot: FakeLandbot, process_id: str
 ) -> None:
     # A first delivery claimed the process, set the field, was about to jump, then died.
-    store.claim(
-        process_id,
-        outcome="paid",
-        result={},
-        event_id="evt_1",
-        claim_id="dead",
-        now=NOW,
-        lease_seconds=60,
-    )
+    claimed_by_another_delivery(store, process_id, "dead")
     store.mark_jumping(process_id, "dead", NOW)
     with pytest.raises(ProcessBusy):
         resume_process(paid(process_id), store, landbot, now=NOW + 30)

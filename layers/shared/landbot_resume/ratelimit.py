@@ -101,16 +101,7 @@ class SharedRateLimiter:
         if latest <= permit.stamped:
             return
         try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": self._item_key(permit.index)}},
-                UpdateExpression="SET used_at = :latest",
-                ConditionExpression="used_at = :stamped",
-                ExpressionAttributeValues={
-                    ":latest": _stamp(latest),
-                    ":stamped": _stamp(permit.stamped),
-                },
-            )
+            self._move_stamp(permit.index, permit.stamped, latest)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -124,15 +115,19 @@ class SharedRateLimiter:
             now = self._clock()
             if now - stamped <= RESTAMP_AFTER_SECONDS:
                 break
-            self._client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": self._item_key(permit)}},
-                UpdateExpression="SET used_at = :now",
-                ConditionExpression="used_at = :stamped",
-                ExpressionAttributeValues={":now": _stamp(now), ":stamped": _stamp(stamped)},
-            )
+            self._move_stamp(permit, stamped, now)
             stamped = now
         return stamped
+
+    def _move_stamp(self, permit: int, stamped: float, to: float) -> None:
+        """Re-stamp a permit this caller holds (its stamp is still `stamped`)."""
+        self._client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": self._item_key(permit)}},
+            UpdateExpression="SET used_at = :to",
+            ConditionExpression="used_at = :stamped",
+            ExpressionAttributeValues={":to": _stamp(to), ":stamped": _stamp(stamped)},
+        )
 
     def _item_key(self, permit: int) -> str:
         return f"ratelimit#{self._key}#{permit}"
