@@ -51,11 +51,10 @@ _METRIC_OF_RESULT = {
 }
 
 
-# requests and boto3 block, so records run on threads. A few are enough to keep Landbot's
-# 10 requests/s busy; more would only queue up behind the rate limiter and the GIL, and a
-# thread waiting for the GIL between taking a rate-limit permit and sending makes its call
-# arrive late.
-RECORD_THREADS = 4
+# requests and boto3 block, so records run on threads: one per record of a batch (the event
+# source's BatchSize is 10). The rate limiter, not the thread count, paces the Landbot calls,
+# and a record waiting out a retry's backoff holds up none of the others.
+RECORD_THREADS = 10
 _threads = ThreadPoolExecutor(max_workers=RECORD_THREADS, thread_name_prefix="record")
 
 

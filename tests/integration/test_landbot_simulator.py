@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.stack.landbot_simulator import Faults, LandbotSimulator
+from tests.stack.landbot_simulator import FAULT_DECK, Faults, LandbotSimulator
 
 TOKEN = "sim-agent-token"
 OTHER_TOKEN = "other-agent-token"
@@ -406,6 +406,15 @@ def test_faults_are_reproducible_from_the_seed() -> None:
 
     assert runs[0] == runs[1]
     assert set(runs[0]) == {200, 500}
+
+
+def test_fault_rates_are_exact_shares_of_the_calls() -> None:
+    with LandbotSimulator(port=0, rate_limit=1000) as simulator:
+        simulator.add_customer(CUSTOMER)
+        simulator.set_faults(Faults(error_rate=0.1, throttle_rate=0.05))
+        statuses = [send(simulator, "GET", "customers/42/").status_code for _ in range(FAULT_DECK)]
+
+    assert (statuses.count(500), statuses.count(429)) == (FAULT_DECK // 10, FAULT_DECK // 20)
 
 
 def test_fault_rates_must_make_sense() -> None:

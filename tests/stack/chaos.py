@@ -1,11 +1,11 @@
 """A chaos run on the local stack: many processes, messy deliveries, a faulty Landbot.
 
-Creates N processes through the webhook API, then emits their payment events in bursts with
-duplicates, late failures after successes and events for processes nobody created, while the
-Landbot simulator answers a share of calls with 500s, 429s, answers slower than the client
-waits, and dropped connections. Then it accounts for every process: resumed, failed (by
-reason), waiting in the DLQ, or lost; and for every jump Landbot applied.
-"""
+Creates N processes through the webhook API a burst at a time and puts each burst's payment
+events on the bus while the next burst starts; events for processes nobody created come
+first, duplicates and late failures after successes last. Meanwhile the Landbot simulator
+answers a share of calls with 500s, 429s, answers slower than the client waits, and dropped
+connections. Then it accounts for every process: resumed, failed (by reason), waiting in the
+DLQ, or lost; and for every jump Landbot applied."""
 
 from __future__ import annotations
 
@@ -150,13 +150,12 @@ def run(config: ChaosConfig) -> ChaosReport:
             daemon=True,
         )
         driver.start()
+        drain_started = results.get(timeout=config.drain_timeout)
         processes, expected, report.create_seconds = results.get(timeout=config.drain_timeout)
-        drain_started = time.monotonic()
-        results.get(timeout=config.drain_timeout)
         driver.join()
         report.created = len(processes)
         _wait_for_drain(stack, config.unknown, config.drain_timeout)
-        # The drain ends with the last call Landbot saw.
+        # The drain runs from the first burst to the last call Landbot saw.
         report.drain_seconds = max(call.time for call in simulator.calls()) - drain_started
         _account(stack, report, processes, expected)
     report.seconds = time.monotonic() - started
@@ -171,8 +170,11 @@ def _drive(
     config: ChaosConfig,
     results: Any,
 ) -> None:
-    """The bots, then Stripe: start every process, report them, then put the payment events
-    on the bus a burst at a time; duplicates and late failures last."""
+    """The bots and Stripe: a burst of bots start their processes, their payment events go
+    on the bus at once while the next burst starts; duplicates and late failures last.
+
+    Puts the moment of the first burst on `results`, then the processes, what each one must
+    end with, and how long creating them took in all."""
     rng = random.Random(config.seed)
     client = resources.client("events")
 
@@ -193,21 +195,31 @@ def _drive(
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(put, [events[i : i + 10] for i in range(0, len(events), 10)]))
 
-    # Created before any event: the drain is then measured on a machine that does nothing
-    # else, as Landbot's rate would be.
-    started = time.monotonic()
-    processes = _create_processes(webhook_url, webhook_token, customers)
-    expected, first, later = _plan(processes, config, rng, config.unknown)
-    results.put((processes, expected, time.monotonic() - started))
+    processes: dict[str, int] = {}
+    expected: dict[str, str] = {}
+    later: list[dict[str, Any]] = []
+    create_seconds = 0.0
     # Events for unknown processes go first: each needs maxReceiveCount receives to reach the
     # DLQ, which must not stretch the end of the run.
-    for start in range(0, len(first), config.burst):
-        if start:
-            time.sleep(config.burst_pause)
-        emit(first[start : start + config.burst])
+    unknown = _unknown_events(config.unknown)
+    for start in range(0, len(customers), config.burst):
+        started = time.monotonic()
+        created = _create_processes(
+            webhook_url, webhook_token, customers[start : start + config.burst]
+        )
+        create_seconds += time.monotonic() - started
+        burst_expected, burst, burst_later = _plan(created, config, rng)
+        processes.update(created)
+        expected.update(burst_expected)
+        later += burst_later
+        if not start:
+            results.put(time.monotonic())
+        emit(unknown + burst)
+        unknown = []
+    rng.shuffle(later)
     time.sleep(config.burst_pause)
     emit(later)
-    results.put("emitted")
+    results.put((processes, expected, create_seconds))
 
 
 def _create_processes(url: str, token: str, customers: list[int]) -> dict[str, int]:
@@ -228,7 +240,7 @@ def _create_processes(url: str, token: str, customers: list[int]) -> dict[str, i
 
 
 def _plan(
-    processes: dict[str, int], config: ChaosConfig, rng: random.Random, unknown: int
+    processes: dict[str, int], config: ChaosConfig, rng: random.Random
 ) -> tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]:
     """The outcome each process should be resumed with, its events, and the ones to deliver
     late (duplicates, failures after a success)."""
@@ -250,10 +262,14 @@ def _plan(
         if outcome == "paid" and rng.random() < config.late_failures:
             later.append(stripe_event("checkout.session.async_payment_failed", process_id))
     rng.shuffle(first)
-    unknown_events = [
-        stripe_event("checkout.session.completed", f"pr_{uuid.uuid4().hex}") for _ in range(unknown)
+    return expected, first, later
+
+
+def _unknown_events(count: int) -> list[dict[str, Any]]:
+    """Payment events for processes nobody created."""
+    return [
+        stripe_event("checkout.session.completed", f"pr_{uuid.uuid4().hex}") for _ in range(count)
     ]
-    return expected, unknown_events + first, later
 
 
 def _statuses(stack: LocalStack) -> dict[str, dict[str, Any]]:
@@ -285,7 +301,7 @@ def _wait_for_drain(stack: LocalStack, unknown: int, timeout: float) -> None:
         depths = stack.queue_depths()
         if depths["queue"] == 0 and depths["dlq"] >= unknown:
             return
-        time.sleep(1)
+        time.sleep(0.5)
 
 
 def _account(

@@ -65,9 +65,15 @@ class Call:
     fault: str | None  # "error", "throttle", "slow", "drop" or None
 
 
+FAULT_DECK = 200
+
+
 @dataclass
 class Faults:
-    """Fault injection for API calls; the four rates are exclusive fractions of the calls."""
+    """Fault injection for API calls; the four rates are exclusive fractions of the calls.
+
+    The fractions are exact over every FAULT_DECK calls (shuffled within them), so a run that
+    asks for a fifth of the calls to fail gets a fifth, not a fifth give or take chance."""
 
     error_rate: float = 0.0
     throttle_rate: float = 0.0
@@ -317,6 +323,7 @@ class LandbotSimulator:
         self._accepted: dict[str, collections.deque[float]] = {}
         self._faults = Faults()
         self._random = random.Random()
+        self._deck: list[str | None] = []
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -411,6 +418,7 @@ class LandbotSimulator:
         with self._lock:
             self._faults = dataclasses.replace(faults)  # a copy: later edits don't race
             self._random = random.Random(faults.seed)
+            self._deck = []
 
     def peak_rate(self, window: float = 1.0) -> int:
         """Most requests carrying one valid token within any `window` seconds (since the last
@@ -487,18 +495,20 @@ class LandbotSimulator:
         return True
 
     def _draw_fault(self) -> str | None:
-        faults = self._faults
-        draw = self._random.random()
-        for name, rate in (
-            ("error", faults.error_rate),
-            ("throttle", faults.throttle_rate),
-            ("drop", faults.drop_rate),
-            ("slow", faults.slow_rate),
-        ):
-            if draw < rate:
-                return name
-            draw -= rate
-        return None
+        if not self._deck:
+            faults = self._faults
+            deck: list[str | None] = []
+            for name, rate in (
+                ("error", faults.error_rate),
+                ("throttle", faults.throttle_rate),
+                ("drop", faults.drop_rate),
+                ("slow", faults.slow_rate),
+            ):
+                deck += [name] * round(rate * FAULT_DECK)
+            deck += [None] * (FAULT_DECK - len(deck))
+            self._random.shuffle(deck)
+            self._deck = deck
+        return self._deck.pop()
 
     def _apply(self, route: _Route, request: _Request) -> _Reply:
         if request.length is None:

@@ -1,20 +1,39 @@
-"""moto's server, with DynamoDB writes made atomic as DynamoDB's own are.
+"""moto's server, with DynamoDB writes made atomic as DynamoDB's own are, and SQS attribute
+reads that do not scan the queue over and over.
 
 moto serves requests on threads and checks a write's condition, then applies it, without a
 lock: two conditional writes to one item at the same moment can both succeed, which DynamoDB
 never allows. The rate limiter and the process claims rely on that guarantee, so the local
-stack serialises moto's DynamoDB writes. Run as `python -m tests.stack.moto_server -p PORT`.
+stack serialises moto's DynamoDB writes.
+
+moto also rolls a failed transaction back by restoring deep copies of whole tables, taken
+before every TransactWriteItems: each process the webhook creates copied every process
+before it, under the write lock, and starved the resume function's writes. Here only the
+items a transaction touches are saved and restored, which is what a rollback needs.
+
+moto computes every queue attribute (several of them scan all messages) up to three times
+for each attribute asked for, and asks for one for every message it receives: with hundreds
+of messages in flight that took half of the server's time in a chaos run, and slowed the
+rate limiter's writes with it. Here each read computes the attributes once.
+
+Run as `python -m tests.stack.moto_server -p PORT`.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.server import main
+from moto.sqs.exceptions import InvalidAttributeName
+from moto.sqs.models import SQSBackend
 
 _writes = threading.RLock()
 
@@ -28,8 +47,85 @@ def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+class _NoTableCopies:
+    """moto's `copy` module, except that tables are not copied while `skip` is set."""
+
+    skip = False
+
+    @classmethod
+    def deepcopy(cls, value: Any, memo: Any = None) -> Any:
+        if cls.skip and isinstance(value, dynamodb_models.Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _save_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[Any]:
+    """The items a transaction touches, as they are before it (None: not there yet)."""
+    saved = []
+    for entry in transact_items:
+        operation = next(iter(entry.values()))
+        table = backend.get_table(operation["TableName"])
+        if table.has_range_key:
+            raise LookupError("only tables without a range key")
+        key = operation.get("Key") or operation["Item"]
+        hash_key = DynamoType(key[table.hash_key_attr])
+        saved.append((table, hash_key, copy.deepcopy(table.items.get(hash_key))))
+    return saved
+
+
+_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+def _transact_write_items_rolling_back_items(
+    self: DynamoDBBackend, transact_items: list[dict[str, Any]]
+) -> None:
+    try:
+        saved = _save_items(self, transact_items)
+    except Exception:  # a malformed request: moto's own way, and its own error
+        return _transact_write_items(self, transact_items)
+    _NoTableCopies.skip = True
+    try:
+        _transact_write_items(self, transact_items)
+    except BaseException:
+        for table, hash_key, item in reversed(saved):
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+        raise
+    finally:
+        _NoTableCopies.skip = False
+
+
+dynamodb_models.copy = _NoTableCopies  # type: ignore[assignment]
+DynamoDBBackend.transact_write_items = _transact_write_items_rolling_back_items  # type: ignore[method-assign]
 for _name in ("put_item", "update_item", "delete_item", "transact_write_items"):
     setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
+
+
+def _get_queue_attributes(
+    self: SQSBackend, queue_name: str, attribute_names: list[str]
+) -> dict[str, Any]:
+    queue = self.get_queue(queue_name)
+    if not attribute_names:
+        return {}
+    valid = {"All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES}
+    for name in attribute_names:
+        if name not in valid:
+            raise InvalidAttributeName(name)
+    attributes: dict[str, Any] = queue.attributes
+    if "All" in attribute_names:
+        return attributes
+    return {name: attributes[name] for name in attribute_names if attributes.get(name) is not None}
+
+
+def _retained(self: SQSBackend, queue_name: str, message: Any) -> bool:
+    retention = float(self.get_queue(queue_name).message_retention_period)
+    return bool(retention + message.sent_timestamp / 1000 > time.time())
+
+
+SQSBackend.get_queue_attributes = _get_queue_attributes  # type: ignore[method-assign]
+SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ the function reports as failed stay on the queue and come back after the visibil
 from __future__ import annotations
 
 import multiprocessing
+import traceback
 from typing import Any, Protocol
 
 from tests.cfn import load_template
@@ -46,6 +47,7 @@ class QueuePoller:
             try:
                 self.poll_once(wait_seconds=1)
             except Exception:  # a poller that dies would look like a stuck queue
+                traceback.print_exc()
                 if stop.wait(0.5):
                     return
 
@@ -75,7 +77,6 @@ class QueuePoller:
                     for i, m in enumerate(done[start : start + 10])
                 ],
             )
-        self.batches += 1
         return len(messages)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
