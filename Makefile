@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 # sam build takes the layer's wheels from here, so builds (and their tests) need no network.
 export WHEELHOUSE := $(CURDIR)/$(WHEELS)
 
-.PHONY: install demo run chaos redrive test lint typecheck unit validate build clean
+.PHONY: install demo run chaos redrive test lint typecheck unit validate build clean openapi bench
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,15 @@ chaos: install
 # `make run` runs), or on a deployed one with STACK=<stack name> [REGION=<region>].
 redrive: install
 	python -m tests.stack redrive $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
+
+# Rewrites docs/openapi.json from the webhook function's routes and models (a test checks it).
+openapi: install
+	python -m tests.stack openapi
+
+# The benchmarks (bench/): one table each, exit 1 when a target is missed. Several minutes;
+# run on a quiet machine. e.g. `make bench BENCH_ARGS="--quick"` or "cold_start webhook_intake".
+bench: install
+	python -m bench $(BENCH_ARGS)
 
 test: lint typecheck
 	python -m pytest

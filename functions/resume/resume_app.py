@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from landbot_resume.events import completion_from_message
 from landbot_resume.landbot import DEFAULT_API_URL, LandbotClient
@@ -27,18 +21,28 @@ from landbot_resume.secrets import get_secret
 from landbot_resume.store import ProcessStore
 
 logger = Logger()
-tracer = Tracer()
+# Traces the two things a resume waits for: DynamoDB (botocore) and Landbot (requests).
+# Patching every library X-Ray knows would import (and trace) sqlite3, httplib and more.
+tracer = Tracer(patch_modules=("botocore", "requests"))
 metrics = Metrics()
-# The records of a batch are resumed side by side (the rate limiter paces their Landbot
-# calls). Every record failing (Landbot down) is reported like any partial failure, not as
-# a crash: the records are retried either way, and the errors alarm stays for real faults.
-processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-store = ProcessStore(os.environ["PROCESSES_TABLE"])
+# requests and boto3 block, so records run on threads: one per record of a batch (the event
+# source's BatchSize is 10). The rate limiter, not the thread count, paces the Landbot calls,
+# and a record waiting out a retry's backoff holds up none of the others.
+RECORD_THREADS = 10
+_threads = ThreadPoolExecutor(max_workers=RECORD_THREADS, thread_name_prefix="record")
+# One client (and connection pool) for the process store and the rate limiter: a cold
+# container opens its DynamoDB connections once. Every record thread, the limiter's picking
+# and its background stamp writes may each hold a connection.
+dynamodb = boto3.client("dynamodb", config=Config(max_pool_connections=RECORD_THREADS + 2))
+store = ProcessStore(os.environ["PROCESSES_TABLE"], client=dynamodb)
 RATE_LIMIT = int(os.environ.get("LANDBOT_RATE_LIMIT", "10"))
+limiter = (
+    SharedRateLimiter(store.table_name, RATE_LIMIT, client=dynamodb) if RATE_LIMIT > 0 else None
+)
 landbot = LandbotClient(
     token=lambda: get_secret(os.environ["LANDBOT_TOKEN_SECRET"]),
     base_url=os.environ.get("LANDBOT_API_URL", DEFAULT_API_URL),
-    limiter=SharedRateLimiter(store.table_name, RATE_LIMIT) if RATE_LIMIT > 0 else None,
+    limiter=limiter,
     timeout=(3.05, float(os.environ.get("LANDBOT_TIMEOUT_SECONDS", "10"))),
 )
 # Stop starting Landbot calls this long before the invocation's end, so a record that
@@ -51,23 +55,13 @@ _METRIC_OF_RESULT = {
 }
 
 
-# requests and boto3 block, so records run on threads: one per record of a batch (the event
-# source's BatchSize is 10). The rate limiter, not the thread count, paces the Landbot calls,
-# and a record waiting out a retry's backoff holds up none of the others.
-RECORD_THREADS = 10
-_threads = ThreadPoolExecutor(max_workers=RECORD_THREADS, thread_name_prefix="record")
-
-
 @tracer.capture_method
-async def handle_record(record: SQSRecord) -> None:
-    await asyncio.get_running_loop().run_in_executor(_threads, resume_record, record)
-
-
-def resume_record(record: SQSRecord) -> None:
+def resume_record(record: dict[str, Any]) -> None:
+    message_id = record["messageId"]
     try:
-        completion = completion_from_message(record.body)
+        completion = completion_from_message(record["body"])
         if completion is None:
-            logger.info("Event ignored: it is for no waiting process", message_id=record.message_id)
+            logger.info("Event ignored: it is for no waiting process", message_id=message_id)
             metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
             return
         result = resume_process(completion, store, landbot, now=int(time.time()))
@@ -75,7 +69,7 @@ def resume_record(record: SQSRecord) -> None:
         # The record goes back to the queue (and to the DLQ once its receives run out).
         logger.warning(
             "Completion not handled, will be retried",
-            message_id=record.message_id,
+            message_id=message_id,
             error=type(error).__name__,
             reason=str(error),
         )
@@ -90,11 +84,32 @@ def resume_record(record: SQSRecord) -> None:
     metrics.add_metric(name=_METRIC_OF_RESULT[result], unit=MetricUnit.Count, value=1)
 
 
+def handled(record: dict[str, Any]) -> bool:
+    """False when the record must stay on the queue to be retried."""
+    try:
+        resume_record(record)
+    except Exception:
+        return False  # already logged and counted; the record stays on the queue
+    return True
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Resumes the batch's records side by side and reports the failed ones (partial batch
+    response). Every record failing (Landbot down) is reported like any partial failure,
+    not as a crash: the records are retried either way, and the errors alarm stays for real
+    faults."""
     landbot.deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-    return async_process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    records: list[dict[str, Any]] = event["Records"]
+    results = list(_threads.map(handled, records))
+    if limiter is not None:
+        try:
+            limiter.flush()  # before Lambda freezes the container
+        except Exception as error:
+            logger.warning(
+                "Rate limiter stamp not moved", error=type(error).__name__, reason=str(error)
+            )
+    failed = [record["messageId"] for record, ok in zip(records, results, strict=True) if not ok]
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

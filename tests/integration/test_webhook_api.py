@@ -102,8 +102,11 @@ def test_a_body_that_is_not_json_is_refused(
 
 
 def test_unknown_and_malformed_process_ids(api: Api) -> None:
-    assert api("GET", "/pr_" + "0" * 32).status_code == 404
-    assert api("GET", "/not-a-process").status_code == 422
+    unknown = api("GET", "/pr_" + "0" * 32)
+    assert (unknown.status_code, unknown.json()) == (404, {"message": "No such process"})
+    malformed = api("GET", "/not-a-process")
+    assert malformed.status_code == 422
+    assert [error["field"] for error in malformed.json()["errors"]] == ["process_id"]
 
 
 def test_the_sample_http_event_works_with_the_handler(stack: LocalStack) -> None:

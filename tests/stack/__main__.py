@@ -1,4 +1,5 @@
-"""The local stack's command line: `python -m tests.stack run|demo|send-event|redrive|chaos`."""
+"""The local stack's command line:
+`python -m tests.stack run|demo|send-event|redrive|chaos|openapi`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import sys
 import time
 
-from tests.stack import chaos, demo, redrive
+from tests.stack import chaos, demo, openapi, redrive
 from tests.stack.aws import CREDENTIALS, REGION
 from tests.stack.samples import STRIPE_SAMPLES, stripe_event
 from tests.stack.stack import LocalStack, Ports
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
   Webhook URL    {stack.webhook_url}
   Header         X-Webhook-Token: {stack.webhook_token}
+  OpenAPI        {stack.api_url}/openapi.json
   AWS (moto)     {stack.resources.endpoint}  bus: {stack.resources.bus}
   Landbot API    {stack.landbot_api_url}{"  (simulator)" if stack.simulator else ""}
 
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             "redrive", help="replay the dead-letter queue into the completion queue"
         )
     )
+    document = commands.add_parser("openapi", help="rewrite docs/openapi.json from the code")
+    document.add_argument("--output", help="another file, or - for stdout")
     args, extra = parser.parse_known_args(argv)
     if args.command == "chaos":
         return chaos.main(extra)
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         return demo.main()
     if args.command == "redrive":
         return redrive.cli(args)
+    if args.command == "openapi":
+        return openapi.main(args.output)
     return send_event(args)
 
 

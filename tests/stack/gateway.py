@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tests.cfn import load_template
 from tests.stack.lambdas import ContainerPool
+from tests.stack.openapi import DOCUMENT
 
 # API Gateway's own limit for an HTTP API request body.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -93,6 +94,7 @@ class Gateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms wait for a delayed ACK per answer
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -100,7 +102,11 @@ class Gateway:
             def _serve(self) -> None:
                 gateway.serve(self)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+            def __getattr__(self, name: str) -> Any:
+                # Every method (QUERY, TRACE, ...): without a route it is a 404, as on AWS.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
@@ -125,6 +131,9 @@ class Gateway:
             return _reply(request, 413, {"message": "Request Entity Too Large"})
         body = request.rfile.read(length) if length else b""
         path = urlsplit(request.path).path
+        if (request.command, path) == ("GET", "/openapi.json"):
+            # The API's description, served here and not by the function: not deployed.
+            return _send(request, 200, DOCUMENT.read_bytes(), {"Content-Type": "application/json"})
         for route in self.routes:
             params = route.match(request.command, path)
             if params is not None:
@@ -136,23 +145,29 @@ class Gateway:
             response = self.function.invoke(event)
         except Exception:
             return _reply(request, 500, {"message": "Internal Server Error"})
-        status = int(response.get("statusCode", 200))
         raw = response.get("body") or ""
         payload = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
-        request.send_response(status)
-        for name, value in (response.get("headers") or {}).items():
-            request.send_header(name, str(value))
-        for cookie in response.get("cookies") or []:
-            request.send_header("Set-Cookie", cookie)
-        request.send_header("Content-Length", str(len(payload)))
-        request.end_headers()
-        request.wfile.write(payload)
+        headers = {name: str(value) for name, value in (response.get("headers") or {}).items()}
+        cookies = response.get("cookies") or []
+        _send(request, int(response.get("statusCode", 200)), payload, headers, cookies)
 
 
 def _reply(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
+    _send(request, status, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def _send(
+    request: BaseHTTPRequestHandler,
+    status: int,
+    payload: bytes,
+    headers: dict[str, str],
+    cookies: list[str] | None = None,
+) -> None:
     request.send_response(status)
-    request.send_header("Content-Type", "application/json")
+    for name, value in headers.items():
+        request.send_header(name, value)
+    for cookie in cookies or []:
+        request.send_header("Set-Cookie", cookie)
     request.send_header("Content-Length", str(len(payload)))
     request.end_headers()
     request.wfile.write(payload)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from landbot_resume.ratelimit import RateLimitTimeout, SharedRateLimiter
 from landbot_resume.store import ProcessStore
@@ -95,3 +98,97 @@ def test_a_fast_call_leaves_its_permit_alone(store: ProcessStore) -> None:
     one.done(first)
     one.acquire(deadline=clock.now + 5)
     assert clock.now - first.stamped == pytest.approx(1.05)
+
+
+class HeldWrites:
+    """The table's client, with a hook run inside every write (while it is in flight)."""
+
+    def __init__(self, client: Any, during_write: Any) -> None:
+        self._client = client
+        self._during_write = during_write
+
+    def update_item(self, **kwargs: Any) -> Any:
+        self._during_write(kwargs)
+        return self._client.update_item(**kwargs)
+
+
+def stamp_in_table(store: ProcessStore, permit: int) -> float:
+    item = store._client.get_item(
+        TableName=store.table_name, Key={"pk": {"S": f"ratelimit#landbot#{permit}"}}
+    )["Item"]
+    return float(item["used_at"]["N"])
+
+
+def is_move(request: dict[str, Any]) -> bool:
+    return request.get("ConditionExpression") == "used_at = :stamped"
+
+
+def test_the_caller_does_not_wait_for_a_late_call_to_be_recorded(store: ProcessStore) -> None:
+    clock = Clock()
+    recorded = threading.Event()
+
+    def hold_moves(request: dict[str, Any]) -> None:
+        if is_move(request):
+            assert recorded.wait(5)
+
+    one = SharedRateLimiter(
+        store.table_name,
+        1,
+        client=HeldWrites(store._client, hold_moves),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    permit = one.acquire(deadline=clock.now + 5)
+    clock.now += 0.5
+    one.done(permit)  # returns while its write is held
+    assert stamp_in_table(store, 0) == pytest.approx(permit.stamped, abs=0.001)
+    # ... but this container keeps to the new stamp already.
+    one.acquire(deadline=clock.now + 5)
+    assert clock.now - permit.stamped >= 0.5 + 1.0
+    recorded.set()
+    one.flush()
+
+
+def test_flush_waits_for_the_record_of_a_late_call(store: ProcessStore) -> None:
+    clock = Clock()
+
+    def slow_moves(request: dict[str, Any]) -> None:
+        if is_move(request):
+            time.sleep(0.2)
+
+    one = SharedRateLimiter(
+        store.table_name,
+        1,
+        client=HeldWrites(store._client, slow_moves),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    permit = one.acquire(deadline=clock.now + 5)
+    clock.now += 0.5
+    one.done(permit)
+    one.flush()
+    # The other containers see it: not before a second after the call's latest arrival.
+    assert stamp_in_table(store, 0) == pytest.approx(clock.now - 0.05, abs=0.001)
+
+
+def test_a_failed_record_of_a_late_call_is_raised_by_flush(store: ProcessStore) -> None:
+    clock = Clock()
+
+    def throttled(request: dict[str, Any]) -> None:
+        if is_move(request):
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "-"}}
+            raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+
+    one = SharedRateLimiter(
+        store.table_name,
+        1,
+        client=HeldWrites(store._client, throttled),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    permit = one.acquire(deadline=clock.now + 5)
+    clock.now += 0.5
+    one.done(permit)
+    with pytest.raises(ClientError):
+        one.flush()
+    one.flush()  # reported once

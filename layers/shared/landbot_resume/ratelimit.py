@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,11 @@ class SharedRateLimiter:
         # When each permit was last used, as far as this container knows.
         self._last_used = [0.0] * limit
         self._picking = threading.Lock()
+        # The stamps done() moves are written in the background, each on a thread of its own
+        # (a permit is not used again within its window: one write per permit at most).
+        self._movers = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="permit-stamp")
+        self._moving: set[Future[None]] = set()
+        self._state = threading.Lock()
 
     def acquire(self, deadline: float) -> Permit:
         """Wait for a free permit and take it; RateLimitTimeout if none frees before deadline.
@@ -95,18 +101,45 @@ class SharedRateLimiter:
     def done(self, permit: Permit) -> None:
         """The call is over. If it took longer than the window's margin, it may have reached
         Landbot late (the process stalled before sending): stamp the permit so that its next
-        use is at least a second after the latest moment the call can have arrived."""
+        use is at least a second after the latest moment the call can have arrived.
+
+        This container keeps to the new stamp at once. The write that tells the others
+        starts at once too, on a thread of its own, so it lands when the caller's own write
+        would have; only the caller goes on instead of waiting for it (flush() waits)."""
         margin = self.window - 1.0
         latest = self._clock() - margin
         if latest <= permit.stamped:
             return
+        with self._state:
+            self._last_used[permit.index] = max(self._last_used[permit.index], latest)
+            moving = self._movers.submit(self._move_after_call, permit, latest)
+            self._moving.add(moving)
+        moving.add_done_callback(self._moved)
+
+    def flush(self) -> None:
+        """Wait until every stamp moved so far is written, and raise the first write that
+        failed. A handler calls it before returning, so that no write is in flight while
+        Lambda freezes the container."""
+        with self._state:
+            moving = list(self._moving)
+        wait(moving)
+        with self._state:
+            self._moving.difference_update(moving)
+        for future in moving:
+            future.result()
+
+    def _move_after_call(self, permit: Permit, latest: float) -> None:
         try:
             self._move_stamp(permit.index, permit.stamped, latest)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return  # already reused: the call took longer than a whole window
-        self._last_used[permit.index] = latest
+            # Already reused: the call took longer than a whole window.
+
+    def _moved(self, moving: Future[None]) -> None:
+        if moving.exception() is None:
+            with self._state:
+                self._moving.discard(moving)
 
     def _restamp_if_late(self, permit: int, stamped: float) -> float:
         """Move the permit's stamp up to now while writing it took long (a cold container's
