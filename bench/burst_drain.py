@@ -11,17 +11,15 @@ Landbot answered, on the simulator's clock (as in the chaos run).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench import local
 from bench.report import Table
-from tests.stack.aws import Resources
+from tests.stack.aws import Resources, put_events
 from tests.stack.chaos import (
     CEILING_RESUMES_PER_SECOND,
     _create_processes,
@@ -42,22 +40,8 @@ def emit(resources: Resources, process_ids: list[str], started: Any) -> None:
     parent) must not wait behind these calls."""
     client = resources.client("events")
     events = [stripe_event("checkout.session.completed", pid) for pid in process_ids]
-    entries = [
-        {
-            "Source": event["source"],
-            "DetailType": event["detail-type"],
-            "Detail": json.dumps(event["detail"]),
-            "EventBusName": resources.bus,
-        }
-        for event in events
-    ]
     started.put(time.monotonic())
-    with ThreadPoolExecutor(4) as pool:
-        answers = pool.map(
-            lambda chunk: client.put_events(Entries=chunk),
-            [entries[i : i + 10] for i in range(0, len(entries), 10)],
-        )
-        failed = sum(answer.get("FailedEntryCount", 0) for answer in answers)
+    failed = put_events(client, resources.bus, events)
     if failed:
         raise RuntimeError(f"{failed} events were not accepted")
 

@@ -25,7 +25,7 @@ import requests
 from tests.stack.aws import CREDENTIALS, REGION, Resources, create_resources
 from tests.stack.chaos import BOT, NODE
 from tests.stack.lambdas import LocalFunction, silence_if
-from tests.stack.samples import load, stripe_event
+from tests.stack.samples import load, sqs_event, stripe_event
 
 T = TypeVar("T")
 MOTO = "moto in-process (mock_aws, with tests/stack/moto_server.py's patches)"
@@ -170,20 +170,9 @@ def create_pending(customers: list[int]) -> list[str]:
     return created
 
 
-def sqs_event(bodies: list[dict[str, Any]]) -> dict[str, Any]:
-    """An SQS batch as the event source mapping hands it over, one record per body."""
-    template = load("sqs/stripe-checkout-session-completed.json")["Records"][0]
-    return {
-        "Records": [
-            {**template, "messageId": str(uuid.uuid4()), "body": json.dumps(body)}
-            for body in bodies
-        ]
-    }
-
-
 def payment_batch(process_ids: list[str]) -> dict[str, Any]:
     """A paid Stripe Checkout for each process, as one SQS batch."""
-    return sqs_event([stripe_event("checkout.session.completed", pid) for pid in process_ids])
+    return sqs_event(*(stripe_event("checkout.session.completed", pid) for pid in process_ids))
 
 
 def resume_floor(

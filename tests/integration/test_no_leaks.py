@@ -30,7 +30,7 @@ from tests.stack.aws import create_resources
 from tests.stack.gateway import http_api_event, routes_of
 from tests.stack.lambdas import LambdaContext
 from tests.stack.landbot_simulator import LandbotSimulator, _Reply, _Request, _route
-from tests.stack.samples import stripe_event
+from tests.stack.samples import sqs_event, stripe_event
 
 PERSON = {
     "name": "Adaëlle Lovelace",
@@ -124,20 +124,7 @@ class Service:
 
     def complete(self, *bodies: Any, seconds: float = 30.0) -> set[str]:
         """One SQS batch to the resume function; the ids of the records it hands back."""
-        records = [
-            {
-                "messageId": f"m{index}",
-                "receiptHandle": f"r{index}",
-                "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:completions",
-                "awsRegion": "eu-west-1",
-            }
-            for index, body in enumerate(bodies)
-        ]
-        response = self.resume.handler({"Records": records}, context("ResumeFunction", seconds))
+        response = self.resume.handler(sqs_event(*bodies), context("ResumeFunction", seconds))
         return {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
 
     def state(self, process_id: str) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,7 +10,7 @@ import pytest
 import requests
 
 from tests.stack.landbot_simulator import Faults, LandbotSimulator
-from tests.stack.samples import SAMPLE_PROCESS_ID, load, stripe_event
+from tests.stack.samples import SAMPLE_PROCESS_ID, load, sqs_event, stripe_event
 from tests.stack.stack import LocalStack
 
 Api = Callable[..., requests.Response]
@@ -47,16 +46,6 @@ def start(api: Api, simulator: LandbotSimulator) -> Callable[..., str]:
 def faults(simulator: LandbotSimulator) -> Iterator[Callable[[Faults], None]]:
     yield simulator.set_faults
     simulator.set_faults(Faults())
-
-
-def sqs_event(*bodies: Any) -> dict[str, Any]:
-    template = load("sqs/stripe-checkout-session-completed.json")["Records"][0]
-    return {
-        "Records": [
-            {**template, "messageId": f"m{i}", "body": b if isinstance(b, str) else json.dumps(b)}
-            for i, b in enumerate(bodies)
-        ]
-    }
 
 
 def calls_for(simulator: LandbotSimulator, customer_id: int) -> list[tuple[str, str, Any]]:

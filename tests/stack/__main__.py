@@ -10,7 +10,7 @@ import sys
 import time
 
 from tests.stack import chaos, demo, openapi, redrive
-from tests.stack.aws import CREDENTIALS, REGION
+from tests.stack.aws import CREDENTIALS, REGION, bus_entry
 from tests.stack.samples import STRIPE_SAMPLES, stripe_event
 from tests.stack.stack import LocalStack, Ports
 
@@ -68,16 +68,7 @@ def send_event(args: argparse.Namespace) -> int:
 
     event = stripe_event(args.type, args.process_id)
     events = boto3.client("events", endpoint_url=args.aws, region_name=REGION, **CREDENTIALS)
-    response = events.put_events(
-        Entries=[
-            {
-                "Source": event["source"],
-                "DetailType": event["detail-type"],
-                "Detail": json.dumps(event["detail"]),
-                "EventBusName": args.bus,
-            }
-        ]
-    )
+    response = events.put_events(Entries=[bus_entry(event, args.bus)])
     print(json.dumps(response["Entries"]))
     return 1 if response.get("FailedEntryCount") else 0
 

@@ -9,7 +9,6 @@ DLQ, or lost; and for every jump Landbot applied."""
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import random
 import re
@@ -22,7 +21,7 @@ from typing import Any
 
 import requests
 
-from tests.stack.aws import Resources
+from tests.stack.aws import Resources, put_events
 from tests.stack.landbot_simulator import Faults
 from tests.stack.samples import stripe_event
 from tests.stack.stack import LocalStack, Ports
@@ -178,22 +177,8 @@ def _drive(
     rng = random.Random(config.seed)
     client = resources.client("events")
 
-    def put(entries: list[dict[str, Any]]) -> None:
-        client.put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "EventBusName": resources.bus,
-                }
-                for event in entries
-            ]
-        )
-
     def emit(events: list[dict[str, Any]]) -> None:
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(put, [events[i : i + 10] for i in range(0, len(events), 10)]))
+        put_events(client, resources.bus, events)
 
     processes: dict[str, int] = {}
     expected: dict[str, str] = {}

@@ -37,3 +37,19 @@ def stripe_event(
     event["id"] = str(uuid.uuid4())
     event["detail"]["id"] = event_id or f"evt_{uuid.uuid4().hex[:24]}"
     return event
+
+
+def sqs_event(*bodies: Any) -> dict[str, Any]:
+    """An SQS batch as the event source mapping hands it over: one record per body (JSON
+    unless already a string), with message ids m0, m1, ..."""
+    record = load("sqs/stripe-checkout-session-completed.json")["Records"][0]
+    return {
+        "Records": [
+            {
+                **record,
+                "messageId": f"m{index}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }

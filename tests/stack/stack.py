@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.cfn import ROOT
-from tests.stack.aws import CREDENTIALS, REGION, Resources, create_resources
+from tests.stack.aws import CREDENTIALS, REGION, Resources, bus_entry, create_resources
 from tests.stack.gateway import Gateway
 from tests.stack.lambdas import ContainerPool
 from tests.stack.landbot_simulator import LandbotSimulator
@@ -200,14 +200,7 @@ class LocalStack:
     def put_event(self, event: dict[str, Any]) -> None:
         """Put an event on the stack's bus the way a partner event source delivers it."""
         response = self.resources.client("events").put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "EventBusName": self.resources.bus,
-                }
-            ]
+            Entries=[bus_entry(event, self.resources.bus)]
         )
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"event not accepted: {response['Entries']}")

@@ -28,6 +28,7 @@ from landbot_resume.models import MAX_DATA_BYTES, Completion, ProcessRequest, St
 from landbot_resume.processes import create_process
 from landbot_resume.store import ProcessStore
 from tests.stack.lambdas import LambdaContext
+from tests.stack.samples import sqs_event
 from tests.unit.conftest import FakeLandbot
 
 # The README's words, written out independently of the code under test.
@@ -437,24 +438,6 @@ def record_body(spec: tuple[Any, ...], waiting: list[str]) -> str:
     return json.dumps({"id": "e", "source": "s", "detail-type": spec[2], "detail": detail})
 
 
-def sqs_event(bodies: list[str]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"m{index}",
-                "receiptHandle": f"r{index}",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:completions",
-                "awsRegion": "eu-west-1",
-            }
-            for index, body in enumerate(bodies)
-        ]
-    }
-
-
 def invoke(module: ModuleType, event: dict[str, Any]) -> set[str]:
     context = LambdaContext(function_name="ResumeFunction", timeout=30.0)
     context._deadline = time.monotonic() + 30.0
@@ -485,7 +468,7 @@ def test_the_handler_hands_back_exactly_the_records_it_cannot_process(
         for customer in customers
     ]
     bodies = [record_body(spec, waiting) for spec in records]
-    failed = invoke(resume_app, sqs_event(bodies))
+    failed = invoke(resume_app, sqs_event(*bodies))
 
     for_process: dict[str, list[str]] = {}
     for index, body in enumerate(bodies):
