@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
@@ -45,30 +44,11 @@ def _parse_json(text: str) -> Any:
 
 
 logger = Logger()
-tracer = Tracer()
+# Traces what a request waits for: DynamoDB and Secrets Manager (both botocore).
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_parse_json)
 store = ProcessStore(os.environ["PROCESSES_TABLE"])
-app.configure_openapi(
-    title="landbot-resume webhook API",
-    version="1.0.0",
-    description=(
-        "A Landbot Webhook block starts a wait with POST /processes and gets a process id to"
-        " give to the payment; when the outcome arrives, the customer's field is set and the"
-        " bot continues at node_id. GET /processes/{process_id} reports how it is going."
-        " Every request needs the X-Webhook-Token header. Errors never repeat the values sent."
-    ),
-    security_schemes={
-        "webhookToken": APIKey.model_validate(
-            {
-                "in": APIKeyIn.header,
-                "name": "X-Webhook-Token",
-                "description": "The value of the stack's webhook token secret.",
-            }
-        )
-    },
-    security=[{"webhookToken": []}],
-)
 
 
 def _error_body(field: str, message: str, summary: str = "Invalid request") -> dict[str, Any]:
@@ -240,6 +220,36 @@ def _json_request(event: dict[str, Any], headers: dict[str, str]) -> dict[str, A
     # Media types are case-insensitive; the Event Handler compares in lower case.
     headers = {**headers, "content-type": content_types.APPLICATION_JSON}
     return {**event, "headers": headers, "body": text, "isBase64Encoded": False}
+
+
+def openapi_document() -> str:
+    """The API's OpenAPI document, generated from the routes and models (make openapi).
+
+    Built only when asked for: Powertools' OpenAPI models take longer to import than the rest
+    of the function, and the deployed API never serves the document."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    return app.get_openapi_json_schema(
+        title="landbot-resume webhook API",
+        version="1.0.0",
+        description=(
+            "A Landbot Webhook block starts a wait with POST /processes and gets a process id"
+            " to give to the payment; when the outcome arrives, the customer's field is set"
+            " and the bot continues at node_id. GET /processes/{process_id} reports how it"
+            " is going. Every request needs the X-Webhook-Token header. Errors never repeat"
+            " the values sent."
+        ),
+        security_schemes={
+            "webhookToken": APIKey.model_validate(
+                {
+                    "in": APIKeyIn.header,
+                    "name": "X-Webhook-Token",
+                    "description": "The value of the stack's webhook token secret.",
+                }
+            )
+        },
+        security=[{"webhookToken": []}],
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -28,8 +28,8 @@ def generate() -> str:
     }.items():
         os.environ.setdefault(name, value)
     handler = LocalFunction(FUNCTION).handler
-    app = importlib.import_module(handler.__module__).app
-    document = json.loads(app.get_openapi_json_schema())
+    module = importlib.import_module(handler.__module__)
+    document = json.loads(module.openapi_document())
     return json.dumps(_without_unused_schemas(document), indent=2, sort_keys=True) + "\n"
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bench.cold_start import MODULE_LIST, cold_start_modules, lambda_environment, runtime_dir
 from tests.cfn import ROOT, load_template
 
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -287,8 +290,12 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_layer_has_the_package_and_every_pinned_dependency(build_dir: Path) -> None:
     site = build_dir / "SharedLayer" / "python"
     assert (site / "landbot_resume" / "__init__.py").is_file()
-    assert (site / "aws_lambda_powertools" / "__init__.py").is_file()
-    assert not list((site / "landbot_resume").rglob("__pycache__"))
+    assert (site / "aws_lambda_powertools" / "__init__.pyc").is_file()  # precompile.py
+    # Our own code ships its sources; only bytecode precompile.py wrote sits beside them.
+    assert {p.suffix for p in (site / "landbot_resume").rglob("*") if p.is_file()} <= {
+        ".py",
+        ".pyc",
+    }
     installed = {p.name.lower() for p in site.glob("*.dist-info")}
     for name, version in pinned_requirements().items():
         dist = f"{re.sub(r'[-_.]+', '_', name)}-{version}.dist-info".lower()
@@ -306,6 +313,62 @@ def test_layer_is_small(build_dir: Path) -> None:
     size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
     print(f"SharedLayer unzipped: {size / 1024 / 1024:.1f} MiB ({size} bytes)")
     assert size < LAYER_SIZE_LIMIT, f"the layer has grown to {size} bytes"
+
+
+def test_the_list_of_modules_to_precompile_is_current() -> None:
+    listed = [
+        line for line in MODULE_LIST.read_text().splitlines() if line and not line.startswith("#")
+    ]
+    assert listed == cold_start_modules(), (
+        "the handlers import other modules now: run python -m bench.cold_start --write-modules"
+    )
+
+
+_LOADERS = (
+    "import importlib, sys; importlib.import_module(sys.argv[1]);"
+    " print('\\n'.join(f'{m.__name__} {type(m.__loader__).__name__}'"
+    " for m in list(sys.modules.values())"
+    " if (getattr(m, '__file__', None) or '').startswith(sys.argv[2])))"
+)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_cold_start_compiles_nothing_from_the_layer(
+    build_dir: Path, function: str, tmp_path: Path
+) -> None:
+    """Imported as Lambda does (code, layer, the runtime's boto3; /opt read-only, so no
+    bytecode written): every layer module comes from shipped bytecode."""
+    layer = build_dir / "SharedLayer" / "python"
+    code = build_dir / function
+    path = os.pathsep.join(str(p) for p in (code, layer, runtime_dir(tmp_path)))
+    env = lambda_environment(function, code, tmp_path) | {
+        "PYTHONPATH": path,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    module = function_property(function, "Handler").rpartition(".")[0]
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", _LOADERS, module, str(layer)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = dict(line.split() for line in result.stdout.splitlines())
+    assert "pydantic" in loaded and "aws_lambda_powertools" in loaded
+    for name, loader in loaded.items():
+        if loader == "ExtensionFileLoader":
+            continue
+        if name.split(".")[0] == "landbot_resume":
+            # Sources kept, with unchecked-hash bytecode beside them (used as is).
+            source = layer.joinpath(*name.split(".")).with_suffix(".py")
+            if not source.is_file():
+                source = layer.joinpath(*name.split("."), "__init__.py")
+            flags = Path(importlib.util.cache_from_source(str(source))).read_bytes()[4:8]
+            assert int.from_bytes(flags, "little") == 0b01, f"{name}: not unchecked-hash"
+        else:
+            assert loader == "SourcelessFileLoader", f"{name} is compiled at each cold start"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
