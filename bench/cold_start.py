@@ -305,7 +305,7 @@ def _measure(work: Path, runs: int, top: int) -> Table:
             "handler module",
             "bytecode cached",
             "ratio",
-            "as deployed (no .pyc)",
+            "as deployed",
             "ratio",
             "artifact unzipped",
         ],

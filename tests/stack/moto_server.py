@@ -14,7 +14,12 @@ items a transaction touches are saved and restored, which is what a rollback nee
 moto computes every queue attribute (several of them scan all messages) up to three times
 for each attribute asked for, and asks for one for every message it receives: with hundreds
 of messages in flight that took half of the server's time in a chaos run, and slowed the
-rate limiter's writes with it. Here each read computes the attributes once.
+rate limiter's writes with it. Here each read computes the attributes once. Sending a message
+also computed them all (to read one setting), so putting a burst of events on the queue took
+time in proportion to the square of its size; here a send counts no messages.
+
+moto's EventBridge builds a JSONPath parser (with its parser tables) for each path of a
+rule target's input, for each event it delivers; here each path is parsed once.
 
 Run as `python -m tests.stack.moto_server -p PORT`.
 """
@@ -28,12 +33,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import jsonpath_ng.ext
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.server import main
 from moto.sqs.exceptions import InvalidAttributeName
-from moto.sqs.models import SQSBackend
+from moto.sqs.models import Queue, SQSBackend
 
 _writes = threading.RLock()
 
@@ -124,6 +130,37 @@ def _retained(self: SQSBackend, queue_name: str, message: Any) -> bool:
     return bool(retention + message.sent_timestamp / 1000 > time.time())
 
 
+_sending = threading.local()
+
+
+def _not_counted_while_sending(count: property) -> property:
+    """A message count, except 0 while this thread sends: a send reads Queue.attributes for
+    one setting only, and each count is a scan of every message."""
+
+    def counted(queue: Queue) -> int:
+        return 0 if getattr(_sending, "active", False) else int(count.fget(queue))  # type: ignore[misc]
+
+    return property(counted)
+
+
+def _send_message(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+    _sending.active = True
+    try:
+        return _sqs_send_message(self, *args, **kwargs)
+    finally:
+        _sending.active = False
+
+
+_sqs_send_message = SQSBackend.send_message
+for _name in (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+):
+    setattr(Queue, _name, _not_counted_while_sending(getattr(Queue, _name)))
+SQSBackend.send_message = _send_message  # type: ignore[method-assign]
+# The parsed expressions are only read (find) after parsing.
+jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 SQSBackend.get_queue_attributes = _get_queue_attributes  # type: ignore[method-assign]
 SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
 
