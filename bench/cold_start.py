@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,28 +190,80 @@ class Subject:
         return spent
 
 
+REQUIREMENTS = ROOT / "layers" / "shared" / "requirements.txt"
+
+
+def pinned_requirements() -> dict[str, str]:
+    """The layer's requirements: lower-case name -> pinned version."""
+    pins: dict[str, str] = {}
+    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            if not (sep and version):
+                raise ValueError(f"not pinned: {line!r}")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def _distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _layer_packages() -> set[str]:
     """Top-level import names of the layer: landbot_resume and its pinned requirements."""
     from importlib.metadata import packages_distributions
 
-    pinned = {
-        re.split(r"[=<>\[ ]", line.strip())[0].lower().replace("_", "-")
-        for line in (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    }
+    pinned = {_distribution(name) for name in pinned_requirements()}
     return {"landbot_resume"} | {
         name
         for name, distributions in packages_distributions().items()
-        if any(d.lower().replace("_", "-") in pinned for d in distributions)
+        if any(_distribution(d) in pinned for d in distributions)
     }
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A module a handler's import loaded: its name, file and loader class."""
+
+    name: str
+    file: Path
+    loader: str
 
 
 _LISTER = (
     "import importlib, sys; importlib.import_module(sys.argv[1]);"
-    " print('\\n'.join(name for name, module in list(sys.modules.items())"
-    " if (getattr(module, '__file__', None) or '').endswith('.py')"
-    " and module.__name__ == name))"  # not the aliases requests.packages makes
+    " print('\\n'.join(f'{name} {type(m.__loader__).__name__} {m.__file__}'"
+    " for name, m in list(sys.modules.items())"
+    " if getattr(m, '__file__', None) and m.__name__ == name))"  # not requests.packages' aliases
 )
+
+
+def loaded_modules(function: str, path: list[Path], work: Path) -> list[Loaded]:
+    """The modules importing `function`'s handler loads, in a fresh `python -S` with a
+    Lambda-like environment, `path` as its PYTHONPATH and no bytecode written (as in Lambda)."""
+    properties = load_template()["Resources"][function]["Properties"]
+    module = properties["Handler"].rpartition(".")[0]
+    env = {
+        **lambda_environment(function, path[0], work),
+        "PYTHONPATH": os.pathsep.join(str(p) for p in path),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    # A fixed command line: this interpreter and a constant program.
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-S", "-c", _LISTER, module],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"importing {module} failed:\n{result.stderr}")
+    loaded = []
+    for line in result.stdout.splitlines():
+        name, loader, file = line.split(" ", 2)
+        loaded.append(Loaded(name, Path(file), loader))
+    return loaded
 
 
 def cold_start_modules() -> list[str]:
@@ -218,28 +271,17 @@ def cold_start_modules() -> list[str]:
     (no build needed): what MODULE_LIST must hold."""
     import boto3
 
-    site = str(Path(boto3.__file__).parent.parent)
+    site = Path(boto3.__file__).parent.parent
     template = load_template()["Resources"]
-    work = Path(tempfile.mkdtemp(prefix="landbot-resume-modules-"))
     packages = _layer_packages()
     found: set[str] = set()
+    work = Path(tempfile.mkdtemp(prefix="landbot-resume-modules-"))
     try:
         for function in FUNCTIONS:
-            properties = template[function]["Properties"]
-            code = ROOT / properties["CodeUri"]
-            path = os.pathsep.join((str(code), str(ROOT / "layers" / "shared"), site))
-            env = {**lambda_environment(function, code, work), "PYTHONPATH": path}
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-            module = properties["Handler"].rpartition(".")[0]
-            # A fixed command line: this interpreter and a constant program.
-            result = subprocess.run(  # noqa: S603
-                [sys.executable, "-S", "-c", _LISTER, module],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            found.update(name for name in result.stdout.split() if name.split(".")[0] in packages)
+            code = ROOT / template[function]["Properties"]["CodeUri"]
+            for module in loaded_modules(function, [code, ROOT / "layers" / "shared", site], work):
+                if module.file.suffix == ".py" and module.name.split(".")[0] in packages:
+                    found.add(module.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return sorted(found)

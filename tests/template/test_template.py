@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from bench.cold_start import MODULE_LIST, cold_start_modules, lambda_environment, runtime_dir
+from bench.cold_start import (
+    MODULE_LIST,
+    cold_start_modules,
+    loaded_modules,
+    pinned_requirements,
+    runtime_dir,
+)
 from tests.cfn import ROOT, load_template
 
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -28,7 +33,6 @@ FUNCTIONS = sorted(
     name for name, res in RESOURCES.items() if res["Type"] == "AWS::Serverless::Function"
 )
 SHARED_PACKAGE = ROOT / "layers" / "shared" / "landbot_resume"
-REQUIREMENTS = ROOT / "layers" / "shared" / "requirements.txt"
 
 EXPECTED_OUTPUTS = {
     "WebhookUrl",
@@ -324,14 +328,6 @@ def test_the_list_of_modules_to_precompile_is_current() -> None:
     )
 
 
-_LOADERS = (
-    "import importlib, sys; importlib.import_module(sys.argv[1]);"
-    " print('\\n'.join(f'{m.__name__} {type(m.__loader__).__name__}'"
-    " for m in list(sys.modules.values())"
-    " if (getattr(m, '__file__', None) or '').startswith(sys.argv[2])))"
-)
-
-
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_a_cold_start_compiles_nothing_from_the_layer(
     build_dir: Path, function: str, tmp_path: Path
@@ -339,36 +335,20 @@ def test_a_cold_start_compiles_nothing_from_the_layer(
     """Imported as Lambda does (code, layer, the runtime's boto3; /opt read-only, so no
     bytecode written): every layer module comes from shipped bytecode."""
     layer = build_dir / "SharedLayer" / "python"
-    code = build_dir / function
-    path = os.pathsep.join(str(p) for p in (code, layer, runtime_dir(tmp_path)))
-    env = lambda_environment(function, code, tmp_path) | {
-        "PYTHONPATH": path,
-        "PYTHONDONTWRITEBYTECODE": "1",
+    path = [build_dir / function, layer, runtime_dir(tmp_path)]
+    loaded = {
+        m.name: m for m in loaded_modules(function, path, tmp_path) if m.file.is_relative_to(layer)
     }
-    module = function_property(function, "Handler").rpartition(".")[0]
-    result = subprocess.run(
-        [sys.executable, "-S", "-c", _LOADERS, module, str(layer)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = dict(line.split() for line in result.stdout.splitlines())
     assert "pydantic" in loaded and "aws_lambda_powertools" in loaded
-    for name, loader in loaded.items():
-        if loader == "ExtensionFileLoader":
+    for name, module in loaded.items():
+        if module.loader == "ExtensionFileLoader":
             continue
         if name.split(".")[0] == "landbot_resume":
             # Sources kept, with unchecked-hash bytecode beside them (used as is).
-            source = layer.joinpath(*name.split(".")).with_suffix(".py")
-            if not source.is_file():
-                source = layer.joinpath(*name.split("."), "__init__.py")
-            flags = Path(importlib.util.cache_from_source(str(source))).read_bytes()[4:8]
+            flags = Path(importlib.util.cache_from_source(str(module.file))).read_bytes()[4:8]
             assert int.from_bytes(flags, "little") == 0b01, f"{name}: not unchecked-hash"
         else:
-            assert loader == "SourcelessFileLoader", f"{name} is compiled at each cold start"
+            assert module.loader == "SourcelessFileLoader", f"{name} is compiled at each cold start"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -591,17 +571,6 @@ def test_parameter_defaults() -> None:
 
 
 # ----------------------------------------------------------------------------- build inputs
-
-
-def pinned_requirements() -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, sep, version = line.partition("==")
-            assert sep and version, f"not pinned: {line!r}"
-            pins[name.strip().lower()] = version.strip()
-    return pins
 
 
 def test_layer_requirements_are_pinned_without_boto3() -> None:
