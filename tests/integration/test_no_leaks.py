@@ -24,7 +24,6 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from tests.stack.aws import create_resources
 from tests.stack.gateway import http_api_event, routes_of
@@ -166,13 +165,9 @@ class _Collect(logging.Handler):
 
 
 @pytest.fixture
-def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def service(monkeypatch: pytest.MonkeyPatch, aws_in_process: None) -> Iterator[Service]:
     landbot_token = secrets.token_hex(20)
-    with mock_aws(), EchoingLandbot(port=0, tokens=[landbot_token], rate_limit=1000) as landbot:
+    with EchoingLandbot(port=0, tokens=[landbot_token], rate_limit=1000) as landbot:
         # No endpoint: boto3's own, which mock_aws serves.
         resources, environments = create_resources(
             None, landbot_token=landbot_token, landbot_api_url=landbot.url

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from landbot_resume.landbot import LandbotError
 from landbot_resume.store import ProcessStore
@@ -15,14 +13,8 @@ from tests.cfn import load_template
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # A local stack started earlier in the session points boto3 at its server; not here.
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("dynamodb")
+def dynamodb(aws_in_process: None) -> Any:
+    return boto3.client("dynamodb")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from landbot_resume.ratelimit import RateLimitTimeout, SharedRateLimiter
+from landbot_resume.ratelimit import Permit, RateLimitTimeout, SharedRateLimiter
 from landbot_resume.store import ProcessStore
 
 
@@ -123,6 +123,24 @@ def is_move(request: dict[str, Any]) -> bool:
     return request.get("ConditionExpression") == "used_at = :stamped"
 
 
+def after_a_late_call(
+    store: ProcessStore, clock: Clock, during_write: Any
+) -> tuple[SharedRateLimiter, Permit]:
+    """A one-permit limiter whose writes run `during_write`, after a call that took 0.5 s
+    (longer than the window's margin, so done() moves the permit's stamp)."""
+    one = SharedRateLimiter(
+        store.table_name,
+        1,
+        client=HeldWrites(store._client, during_write),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    permit = one.acquire(deadline=clock.now + 5)
+    clock.now += 0.5
+    one.done(permit)
+    return one, permit
+
+
 def test_the_caller_does_not_wait_for_a_late_call_to_be_recorded(store: ProcessStore) -> None:
     clock = Clock()
     recorded = threading.Event()
@@ -131,16 +149,8 @@ def test_the_caller_does_not_wait_for_a_late_call_to_be_recorded(store: ProcessS
         if is_move(request):
             assert recorded.wait(5)
 
-    one = SharedRateLimiter(
-        store.table_name,
-        1,
-        client=HeldWrites(store._client, hold_moves),
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    permit = one.acquire(deadline=clock.now + 5)
-    clock.now += 0.5
-    one.done(permit)  # returns while its write is held
+    # done() has returned while its write is held
+    one, permit = after_a_late_call(store, clock, hold_moves)
     assert stamp_in_table(store, 0) == pytest.approx(permit.stamped, abs=0.001)
     # ... but this container keeps to the new stamp already.
     one.acquire(deadline=clock.now + 5)
@@ -156,16 +166,7 @@ def test_flush_waits_for_the_record_of_a_late_call(store: ProcessStore) -> None:
         if is_move(request):
             time.sleep(0.2)
 
-    one = SharedRateLimiter(
-        store.table_name,
-        1,
-        client=HeldWrites(store._client, slow_moves),
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    permit = one.acquire(deadline=clock.now + 5)
-    clock.now += 0.5
-    one.done(permit)
+    one, _ = after_a_late_call(store, clock, slow_moves)
     one.flush()
     # The other containers see it: not before a second after the call's latest arrival.
     assert stamp_in_table(store, 0) == pytest.approx(clock.now - 0.05, abs=0.001)
@@ -179,16 +180,7 @@ def test_a_failed_record_of_a_late_call_is_raised_by_flush(store: ProcessStore) 
             error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "-"}}
             raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
 
-    one = SharedRateLimiter(
-        store.table_name,
-        1,
-        client=HeldWrites(store._client, throttled),
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    permit = one.acquire(deadline=clock.now + 5)
-    clock.now += 0.5
-    one.done(permit)
+    one, _ = after_a_late_call(store, clock, throttled)
     with pytest.raises(ClientError):
         one.flush()
     one.flush()  # reported once
