@@ -15,9 +15,12 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 # sam build takes the layer's wheels from here, so builds (and their tests) need no network.
 export WHEELHOUSE := $(CURDIR)/$(WHEELS)
 
-.PHONY: install demo run chaos redrive test lint typecheck unit validate build clean openapi bench
+.PHONY: help install demo run chaos redrive test lint typecheck unit validate build clean generated bench
 
-install: $(VENV)/.installed
+help: ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(VENV)/.installed ## create .venv with Python 3.13, the pinned tools and the layer's wheels
 
 $(VENV)/.installed: pyproject.toml layers/shared/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed: install it (e.g. pyenv install 3.13) or set PYTHON=/path/to/python3.13"; exit 1; }
@@ -27,48 +30,49 @@ $(VENV)/.installed: pyproject.toml layers/shared/requirements.txt
 	$(BIN)/python -m pip download --quiet $(LAYER_WHEEL_ARGS) -r layers/shared/requirements.txt -d $(WHEELS)
 	touch $@
 
-demo: install
-	python -m tests.stack demo
+demo: install ## play the whole flow once on the local stack (free ports) and check the resume
+	python -m devstack demo
 
-run: install
-	python -m tests.stack run
+# exec: the stack, not a shell, gets the signals make passes on (SIGTERM).
+run: install ## start the local stack on ports 3000/5000/8081 until Ctrl-C or SIGTERM
+	exec python -m devstack run $(RUN_ARGS)
 
 # Defaults sized for a 2-core machine; e.g. `make chaos CHAOS_ARGS="--processes 100"`.
-chaos: install
-	python -m tests.stack chaos $(CHAOS_ARGS)
+chaos: install ## the chaos run: 500 processes, duplicate events, a faulty Landbot
+	python -m devstack chaos $(CHAOS_ARGS)
 
 # Replays the dead-letter queue into the completion queue: on the local stack (while
 # `make run` runs), or on a deployed one with STACK=<stack name> [REGION=<region>].
-redrive: install
+redrive: install ## replay the dead-letter queue (local stack, or STACK=<name> [REGION=...])
 	python -m tests.stack redrive $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
 
-# Rewrites docs/openapi.json from the webhook function's routes and models (a test checks it).
-openapi: install
-	python -m tests.stack openapi
+# Files generated from the code and committed (a test fails while one is stale).
+generated: install ## rewrite docs/openapi.json and the layer's cold-start module list
+	python -m devstack generate
 
 # The benchmarks (bench/): one table each, exit 1 when a target is missed. Several minutes;
 # run on a quiet machine. e.g. `make bench BENCH_ARGS="--quick"` or "cold_start webhook_intake".
-bench: install
+bench: install ## the benchmarks (several minutes; BENCH_ARGS="--quick" for a smoke run)
 	python -m bench $(BENCH_ARGS)
 
-test: lint typecheck
+test: lint typecheck ## lint, type check and every test (what CI runs)
 	python -m pytest
 
-lint: install
+lint: install ## ruff check and ruff format --check
 	ruff check .
 	ruff format --check .
 
-typecheck: install
+typecheck: install ## mypy --strict on the layer, the functions and devstack
 	mypy
 
-unit: install
+unit: install ## the unit tests only
 	python -m pytest tests/unit
 
-validate: install
+validate: install ## sam validate --lint
 	sam validate --lint
 
-build: install
+build: install ## sam build, offline (the layer's wheels from .cache/wheels)
 	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(WHEELHOUSE) sam build
 
-clean:
+clean: ## remove .venv, .cache and .aws-sam
 	rm -rf $(VENV) .cache .aws-sam

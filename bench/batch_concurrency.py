@@ -19,9 +19,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench import local
-from bench.functions import MOTO, ExecutionEnvironment, create_pending, payment_batch
+from bench import functions, local
+from bench.functions import MOTO, create_pending, invoke_counting_store, payment_batch
 from bench.report import Table, median
+from devstack import ExecutionEnvironment
 
 BATCH = 10  # the event source's BatchSize
 CALLS_PER_RECORD = 2
@@ -48,7 +49,7 @@ class Invocations:
 
 
 def _invoke(environment: ExecutionEnvironment, process_ids: list[str]) -> tuple[float, float]:
-    seconds, store_cpu, result = environment.invoke_counting_store(payment_batch(process_ids))
+    seconds, store_cpu, result = invoke_counting_store(environment, payment_batch(process_ids))
     if result["batchItemFailures"]:
         raise RuntimeError(f"{len(result['batchItemFailures'])} records failed: {result}")
     return seconds, store_cpu
@@ -59,11 +60,11 @@ def unbound(rounds: int, delay: float) -> tuple[Invocations, Invocations]:
     single, batch = Invocations([], []), Invocations([], [])
     with (
         local.simulator(rate_limit=HIGH_LIMIT, delay=delay) as simulator,
-        ExecutionEnvironment(
+        functions.environment(
             "ResumeFunction",
             landbot_url=simulator.url,
             landbot_token=local.TOKEN,
-            environment={"LANDBOT_RATE_LIMIT": str(HIGH_LIMIT)},
+            variables={"LANDBOT_RATE_LIMIT": str(HIGH_LIMIT)},
         ) as environment,
     ):
         customers = local.customers(simulator, (rounds + 1) * (BATCH + 1))
@@ -87,7 +88,7 @@ def limited(rounds: int, delay: float) -> tuple[list[float], int, int]:
     batch: list[float] = []
     with (
         local.simulator(rate_limit=DEFAULT_LIMIT, delay=delay) as simulator,
-        ExecutionEnvironment(
+        functions.environment(
             "ResumeFunction", landbot_url=simulator.url, landbot_token=local.TOKEN
         ) as environment,
     ):

@@ -19,16 +19,16 @@ from typing import Any
 
 from bench import local
 from bench.report import Table
-from tests.stack.aws import Resources, put_events
-from tests.stack.chaos import (
+from devstack import (
     CEILING_RESUMES_PER_SECOND,
-    _create_processes,
-    _statuses,
-    _wait_for_drain,
+    Call,
+    LocalStack,
+    Ports,
+    Resources,
+    create_processes,
+    put_events,
+    stripe_event,
 )
-from tests.stack.landbot_simulator import Call
-from tests.stack.samples import stripe_event
-from tests.stack.stack import LocalStack, Ports
 
 MIN_FRACTION = 0.9
 LANDBOT_LIMIT = 10
@@ -51,7 +51,7 @@ def measure(processes: int, timeout: float) -> Table:
         simulator = stack.simulator
         assert simulator is not None, "the drain is measured on the simulator"
         customers = local.customers(simulator, processes)
-        created = _create_processes(stack.webhook_url, stack.webhook_token, customers)
+        created = create_processes(stack.webhook_url, stack.webhook_token, customers)
         simulator.reset_calls()
         context = multiprocessing.get_context("spawn")
         started = context.Queue()
@@ -61,10 +61,11 @@ def measure(processes: int, timeout: float) -> Table:
         emitter.join()
         if emitter.exitcode:
             raise RuntimeError("emitting the events failed")
-        _wait_for_drain(stack, 0, timeout)
+        if not stack.wait_for_drain(timeout=timeout):
+            raise RuntimeError(f"the queue did not drain within {timeout:.0f} s")
         calls = simulator.calls()
         drain = max(call.time for call in calls) - first_event
-        statuses = _statuses(stack)
+        statuses = stack.statuses()
         peak = simulator.peak_rate()
     return _table(processes, drain, calls, statuses, created, peak)
 
@@ -102,7 +103,7 @@ def _table(
     table.check("processes not RESUMED (a 429 reaching the process state)", not_resumed, 0)
     table.check("peak Landbot requests in any second", peak, LANDBOT_LIMIT)
     table.notes.append(
-        "Local stack: moto server (tests/stack/moto_server.py), ResumeMaxConcurrency resume"
+        "Local stack: moto server (devstack/moto_server.py), ResumeMaxConcurrency resume"
         " containers polling the queue, Landbot simulator with its 10 requests/s, no faults."
     )
     return table

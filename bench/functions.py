@@ -1,6 +1,6 @@
-"""A function's execution environment for benchmarks: a fresh process with moto in-process
-(with the local stack's patches, tests/stack/moto_server.py), the template's resources
-created in it, and the handler imported as Lambda would (tests.stack.lambdas.LocalFunction).
+"""Work timed inside a function's execution environment (devstack's ExecutionEnvironment
+with moto in-process: the local stack's moto patches, the template's resources created in
+it, the handler imported as Lambda would).
 
 Work is timed inside that process, so neither the parent (which hosts the Landbot simulator)
 nor inter-process hops are measured. The baselines run there too, with the same kind of
@@ -10,120 +10,70 @@ clients, so both sides pay the same for Python, boto3, moto and HTTP.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
-from tests.stack.aws import CREDENTIALS, REGION, Resources, create_resources
-from tests.stack.chaos import BOT, NODE
-from tests.stack.lambdas import LocalFunction, silence_if
-from tests.stack.samples import load, sqs_event, stripe_event
+from devstack import (
+    BOT_ID,
+    NODE_ID,
+    ExecutionEnvironment,
+    InProcessAws,
+    load_sample,
+    local_function,
+    local_resources,
+    sqs_event,
+    stripe_event,
+)
 
-T = TypeVar("T")
-MOTO = "moto in-process (mock_aws, with tests/stack/moto_server.py's patches)"
+MOTO = "moto in-process (mock_aws, with devstack/moto_server.py's patches)"
 
-_function: LocalFunction | None = None
-_resources: Resources | None = None
 _session: requests.Session | None = None
 
 
-class ExecutionEnvironment:
-    """One warm container of `logical_id` whose AWS is moto in-process; `environment`
-    overrides the function's variables, `landbot_url` and `landbot_token` point it at the
-    Landbot simulator."""
-
-    def __init__(
-        self,
-        logical_id: str,
-        *,
-        landbot_url: str = "http://127.0.0.1:9/v1/",
-        landbot_token: str | None = None,
-        environment: dict[str, str] | None = None,
-    ) -> None:
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start,
-            initargs=(
-                logical_id,
-                landbot_url,
-                landbot_token or secrets.token_hex(20),
-                environment or {},
-            ),
-        )
-
-    def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Run a function of this module inside the environment."""
-        return self._pool.submit(function, *args).result()
-
-    def invoke(self, event: dict[str, Any]) -> tuple[float, Any]:
-        """Invoke the handler; returns (seconds it took, its result)."""
-        return self.run(invoke_timed, event)
-
-    def invoke_counting_store(self, event: dict[str, Any]) -> tuple[float, float, Any]:
-        """Invoke the handler; returns (seconds it took, moto's CPU seconds, its result)."""
-        return self.run(invoke_counting_store, event)
-
-    def __enter__(self) -> ExecutionEnvironment:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _start(
+def environment(
     logical_id: str,
-    landbot_url: str,
-    landbot_token: str,
-    environment: dict[str, str],
-) -> None:
-    global _function, _resources
-    silence_if(True)  # logs and metrics go to CloudWatch in Lambda: nowhere here
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(
-        {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
+    *,
+    landbot_url: str = "http://127.0.0.1:9/v1/",
+    landbot_token: str | None = None,
+    variables: dict[str, str] | None = None,
+) -> ExecutionEnvironment:
+    """One warm execution environment of `logical_id` whose AWS is moto in-process, counting
+    moto's CPU time; `variables` override the function's, `landbot_url` and `landbot_token`
+    point it at the Landbot simulator."""
+    started = ExecutionEnvironment(
+        logical_id,
+        environment=variables,
+        quiet=True,  # logs and metrics go to CloudWatch in Lambda: nowhere here
+        in_process_aws=InProcessAws(landbot_url, landbot_token or secrets.token_hex(20)),
     )
-    from moto import mock_aws
-
-    import tests.stack.moto_server  # noqa: F401 - the same patches as the local stack's moto
-
-    mock_aws().start()  # for the process' life
-    _count_store_cpu()
-    _resources, environments = create_resources(
-        None,  # type: ignore[arg-type]  # boto3's own endpoints, which moto intercepts
-        landbot_token=landbot_token,
-        landbot_api_url=landbot_url,
-    )
-    os.environ.update(environments[logical_id])
-    os.environ.update(environment)
-    _function = LocalFunction(logical_id)
+    started.run(_count_store_cpu)
+    return started
 
 
-def invoke_timed(event: dict[str, Any]) -> tuple[float, Any]:
-    assert _function is not None, "environment not started"
+def invoke_counting_store(
+    environment: ExecutionEnvironment, event: dict[str, Any]
+) -> tuple[float, float, Any]:
+    """Invoke the handler; returns (seconds it took, moto's CPU seconds, its result)."""
+    return environment.run(_invoke_counting_store, event)
+
+
+def _invoke_timed(event: dict[str, Any]) -> tuple[float, Any]:
     started = time.perf_counter()
-    result = _function.invoke(event)
+    result = local_function().invoke(event)
     return time.perf_counter() - started, result
 
 
-def invoke_counting_store(event: dict[str, Any]) -> tuple[float, float, Any]:
+def _invoke_counting_store(event: dict[str, Any]) -> tuple[float, float, Any]:
     """Invoke the handler; returns the seconds it took, the CPU seconds moto spent in them
     (DynamoDB's own work, which Lambda does not pay for), and the handler's result."""
     _store_cpu[0] = 0.0
-    seconds, result = invoke_timed(event)
+    seconds, result = _invoke_timed(event)
     return seconds, _store_cpu[0], result
 
 
@@ -150,8 +100,7 @@ def _count_store_cpu() -> None:
 
 
 def webhook_token() -> str:
-    assert _resources is not None, "environment not started"
-    return _resources.webhook_token
+    return local_resources().webhook_token
 
 
 def create_pending(customers: list[int]) -> list[str]:
@@ -164,7 +113,7 @@ def create_pending(customers: list[int]) -> list[str]:
     now = int(time.time())
     created = []
     for customer in customers:
-        request = ProcessRequest(bot_id=BOT, node_id=NODE, customer_id=customer)
+        request = ProcessRequest(bot_id=BOT_ID, node_id=NODE_ID, customer_id=customer)
         process, _ = create_process(request, store, now=now, ttl_seconds=3600, retry_window=0)
         created.append(process.process_id)
     return created
@@ -209,7 +158,7 @@ def resume_floor(
     )
     answer.raise_for_status()
     store.mark_jumping(process_id, claim_id, now)
-    answer = _session.put(bot_url, json={"launch": True, "node": NODE}, headers=headers)
+    answer = _session.put(bot_url, json={"launch": True, "node": NODE_ID}, headers=headers)
     answer.raise_for_status()
     store.mark_resumed(process_id, claim_id, now)
     return time.perf_counter() - started, _store_cpu[0]
@@ -222,22 +171,20 @@ def _resources_client() -> Any:
     """One DynamoDB client for the baselines, kept warm like the handler's."""
     global _client
     if _client is None:
-        assert _resources is not None, "environment not started"
-        _client = _resources.client("dynamodb")
+        _client = local_resources().client("dynamodb")
     return _client
 
 
 def create_events(customers: list[int]) -> list[dict[str, Any]]:
     """POST /processes as API Gateway hands it over, one per customer (none of them a retry
     of another)."""
-    assert _resources is not None, "environment not started"
-    sample = load("http/create-process.json")
+    sample = load_sample("http/create-process.json")
     events = []
     for customer in customers:
-        body = json.dumps({"bot_id": BOT, "node_id": NODE, "customer_id": customer})
+        body = json.dumps({"bot_id": BOT_ID, "node_id": NODE_ID, "customer_id": customer})
         headers = {
             **sample["headers"],
-            "x-webhook-token": _resources.webhook_token,
+            "x-webhook-token": local_resources().webhook_token,
             "content-length": str(len(body)),
         }
         events.append({**sample, "headers": headers, "body": body})
@@ -247,11 +194,10 @@ def create_events(customers: list[int]) -> list[dict[str, Any]]:
 def time_intake(events: list[dict[str, Any]]) -> tuple[float, float]:
     """Seconds the webhook handler takes for the events, one after the other, and moto's CPU
     seconds in them."""
-    assert _function is not None, "environment not started"
     _store_cpu[0] = 0.0
     started = time.perf_counter()
     for event in events:
-        answer = _function.invoke(event)
+        answer = local_function().invoke(event)
         if answer["statusCode"] != 201:
             raise RuntimeError(f"the webhook answered {answer['statusCode']}: {answer['body']}")
     return time.perf_counter() - started, _store_cpu[0]
@@ -265,7 +211,7 @@ def time_creates(customers: list[int]) -> tuple[float, float]:
     from landbot_resume.store import ProcessStore
 
     store = ProcessStore(os.environ["PROCESSES_TABLE"], client=_resources_client())
-    requests = [ProcessRequest(bot_id=BOT, node_id=NODE, customer_id=c) for c in customers]
+    requests = [ProcessRequest(bot_id=BOT_ID, node_id=NODE_ID, customer_id=c) for c in customers]
     retry_window = int(os.environ["RETRY_WINDOW_SECONDS"])
     _store_cpu[0] = 0.0
     started = time.perf_counter()

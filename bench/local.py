@@ -7,8 +7,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.stack.chaos import BOT
-from tests.stack.landbot_simulator import Faults, LandbotSimulator
+from devstack import BOT_ID, Faults, LandbotSimulator
 
 # The agent token the simulator accepts and the functions get from their secret.
 TOKEN = secrets.token_hex(20)
@@ -36,5 +35,5 @@ def customer_urls(running: LandbotSimulator, customer: int) -> tuple[str, str]:
     """The Set and Go URLs of a customer on the simulator."""
     return (
         f"{running.url}customers/{customer}/fields/data/",
-        f"{running.url}customers/{customer}/assign_bot/{BOT}/",
+        f"{running.url}customers/{customer}/assign_bot/{BOT_ID}/",
     )

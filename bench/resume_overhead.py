@@ -12,15 +12,16 @@ import argparse
 import sys
 import time
 
-from bench import local
+from bench import functions, local
 from bench.functions import (
     MOTO,
-    ExecutionEnvironment,
     create_pending,
+    invoke_counting_store,
     payment_batch,
     resume_floor,
 )
 from bench.report import Table, percentile
+from devstack import ExecutionEnvironment
 
 MAX_RATIO = 1.15
 # Two resumes (four Landbot calls) per iteration: at most 8 calls in any second.
@@ -32,7 +33,7 @@ def measure(iterations: int, delay: float) -> Table:
     floor: list[tuple[float, float]] = []
     with (
         local.simulator(delay=delay) as simulator,
-        ExecutionEnvironment(
+        functions.environment(
             "ResumeFunction", landbot_url=simulator.url, landbot_token=local.TOKEN
         ) as environment,
     ):
@@ -85,7 +86,7 @@ def measure(iterations: int, delay: float) -> Table:
 
 
 def _through_handler(environment: ExecutionEnvironment, process_id: str) -> tuple[float, float]:
-    seconds, store_cpu, result = environment.invoke_counting_store(payment_batch([process_id]))
+    seconds, store_cpu, result = invoke_counting_store(environment, payment_batch([process_id]))
     if result["batchItemFailures"]:
         raise RuntimeError(f"the resume failed: {result}")
     return seconds, store_cpu

@@ -13,9 +13,9 @@ import itertools
 import sys
 from dataclasses import dataclass, field
 
+from bench import functions
 from bench.functions import (
     MOTO,
-    ExecutionEnvironment,
     create_events,
     time_bare_puts,
     time_creates,
@@ -48,7 +48,7 @@ class Side:
 
 def measure(rounds: int, requests: int) -> Table:
     sides = {name: Side() for name in SIDES}
-    with ExecutionEnvironment("WebhookFunction") as environment:
+    with functions.environment("WebhookFunction") as environment:
         for i in range(rounds + 1):  # the first round warms up
             customers = [next(_customers) for _ in range(2 * requests)]
             events = environment.run(create_events, customers[:requests])

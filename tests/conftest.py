@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from tests.stack.stack import LocalStack, Ports
+from devstack.stack import LocalStack, Ports
 
 _connect = socket.socket.connect
 _customer_ids = itertools.count(700_000_001)

@@ -6,17 +6,21 @@ import os
 import subprocess
 import sys
 
-from tests.cfn import ROOT
+from devstack import ROOT
+
+
+def stack_command_env() -> dict[str, str]:
+    """This environment without AWS settings: a stack started by a command must not share
+    this process' environment (which points at the session's stack)."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
 
 
 def run_stack_command(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    """`python -m tests.stack ...` in a process of its own, as `make` runs it: its stack must
-    not share this process' environment (which points at the session's stack)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    """`python -m devstack ...` in a process of its own, as `make` runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "tests.stack", *args],
+        [sys.executable, "-m", "devstack", *args],
         cwd=ROOT,
-        env=env,
+        env=stack_command_env(),
         capture_output=True,
         text=True,
         timeout=timeout,

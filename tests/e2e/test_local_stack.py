@@ -7,10 +7,10 @@ import time
 
 import requests
 
+from devstack.samples import stripe_event
+from devstack.stack import LocalStack
 from tests.e2e.conftest import run_stack_command
 from tests.integration.conftest import wait_until
-from tests.stack.samples import stripe_event
-from tests.stack.stack import LocalStack
 
 BOT, NODE = 1010178, "Nkqgn6xkf"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.stack.landbot_simulator import LandbotSimulator
-from tests.stack.stack import LocalStack
+from devstack.landbot_simulator import LandbotSimulator
+from devstack.stack import LocalStack
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack.landbot_simulator import Faults, LandbotSimulator
+from devstack.stack import LocalStack
 from landbot_resume.landbot import LandbotClient, LandbotError
 from landbot_resume.ratelimit import SharedRateLimiter
-from tests.stack.landbot_simulator import Faults, LandbotSimulator
-from tests.stack.stack import LocalStack
 
 TOKEN = "agent-token"
 

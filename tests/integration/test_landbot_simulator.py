@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.stack.landbot_simulator import FAULT_DECK, Faults, LandbotSimulator
+from devstack.landbot_simulator import FAULT_DECK, Faults, LandbotSimulator
 
 TOKEN = "sim-agent-token"
 OTHER_TOKEN = "other-agent-token"
@@ -467,7 +467,7 @@ def test_stop_closes_the_port(sim: LandbotSimulator) -> None:
 
 def test_runs_alone_from_the_command_line() -> None:
     root = Path(__file__).resolve().parents[2]
-    command = [sys.executable, "-m", "tests.stack.landbot_simulator", "--port", "0"]
+    command = [sys.executable, "-m", "devstack.landbot_simulator", "--port", "0"]
     command += ["--token", "cli-token", "--customer", "7"]
     with subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True) as process:
         try:

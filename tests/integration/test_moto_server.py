@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.stack.stack import LocalStack
+from devstack.stack import LocalStack
 
 _names = itertools.count(1)
 

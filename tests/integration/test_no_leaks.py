@@ -25,11 +25,11 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from tests.stack.aws import create_resources
-from tests.stack.gateway import http_api_event, routes_of
-from tests.stack.lambdas import LambdaContext
-from tests.stack.landbot_simulator import LandbotSimulator, _Reply, _Request, _route
-from tests.stack.samples import sqs_event, stripe_event
+from devstack.aws import create_resources
+from devstack.gateway import http_api_event, routes_of
+from devstack.lambdas import LambdaContext
+from devstack.landbot_simulator import LandbotSimulator
+from devstack.samples import sqs_event, stripe_event
 
 PERSON = {
     "name": "Adaëlle Lovelace",
@@ -43,40 +43,11 @@ SERVICE = "landbot-resume"
 SHORT_INVOCATION = 4.0
 
 
-class EchoingLandbot(LandbotSimulator):
-    """The simulator, except that the next answers to field writes ("field") or jumps
-    ("assign") can be scripted: an error status whose body echoes the request, or "late"."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.script: dict[str, list[int | str]] = {"field": [], "assign": []}
-        self.late_seconds = 1.0
-
-    def answer_next(self, kind: str, *answers: int | str) -> None:
-        with self._lock:
-            self.script[kind] = list(answers)
-
-    def _dispatch(self, request: _Request, token: str | None, now: float) -> _Reply:
-        route = _route(request.path)
-        script = self.script.get(route.kind) if route else None
-        if not script or token not in self._tokens:
-            return super()._dispatch(request, token, now)
-        answer = script.pop(0)
-        if answer == "late":
-            reply = super()._dispatch(request, token, now)
-            reply.sleep = self.late_seconds
-            return reply
-        echoed = request.body.decode(errors="replace")
-        return _Reply(
-            int(answer), {"detail": f"Cannot process {echoed}", "errors": {"value": [echoed]}}
-        )
-
-
 @dataclass
 class Service:
     webhook: ModuleType
     resume: ModuleType
-    landbot: EchoingLandbot
+    landbot: LandbotSimulator
     webhook_token: str
     landbot_token: str
     landbot_secret: str
@@ -167,7 +138,7 @@ class _Collect(logging.Handler):
 @pytest.fixture
 def service(monkeypatch: pytest.MonkeyPatch, aws_in_process: None) -> Iterator[Service]:
     landbot_token = secrets.token_hex(20)
-    with EchoingLandbot(port=0, tokens=[landbot_token], rate_limit=1000) as landbot:
+    with LandbotSimulator(port=0, tokens=[landbot_token], rate_limit=1000) as landbot:
         # No endpoint: boto3's own, which mock_aws serves.
         resources, environments = create_resources(
             None, landbot_token=landbot_token, landbot_api_url=landbot.url

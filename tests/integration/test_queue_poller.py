@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.stack.poller import QueuePoller
-from tests.stack.stack import LocalStack
+from devstack.poller import QueuePoller
+from devstack.stack import LocalStack
 
 _names = itertools.count(1)
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.stack.landbot_simulator import Faults, LandbotSimulator
-from tests.stack.samples import SAMPLE_PROCESS_ID, load, sqs_event, stripe_event
-from tests.stack.stack import LocalStack
+from devstack.landbot_simulator import Faults, LandbotSimulator
+from devstack.samples import SAMPLE_PROCESS_ID, load_sample, sqs_event, stripe_event
+from devstack.stack import LocalStack
 
 Api = Callable[..., requests.Response]
 NODE = "Nkqgn6xkf"
@@ -169,7 +169,7 @@ def test_a_plain_completion_message_resumes_with_its_data(
     stack: LocalStack, simulator: LandbotSimulator, start: Callable[..., str], customer_id: int
 ) -> None:
     process_id = start(customer_id)
-    event = load("sqs/completion-message.json")
+    event = load_sample("sqs/completion-message.json")
     event["Records"][0]["body"] = event["Records"][0]["body"].replace(SAMPLE_PROCESS_ID, process_id)
     assert stack.resume.invoke(event) == {"batchItemFailures": []}
     value = simulator.customer(customer_id)["fields"]["data"]["value"]

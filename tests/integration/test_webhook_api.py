@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.samples import load_sample
+from devstack.stack import LocalStack
 from tests.integration.conftest import count_processes
-from tests.stack.samples import load
-from tests.stack.stack import LocalStack
 
 Api = Callable[..., requests.Response]
 
@@ -110,12 +110,12 @@ def test_unknown_and_malformed_process_ids(api: Api) -> None:
 
 
 def test_the_sample_http_event_works_with_the_handler(stack: LocalStack) -> None:
-    event = load("http/create-process.json")
+    event = load_sample("http/create-process.json")
     event["headers"]["x-webhook-token"] = stack.webhook_token
     response = stack.webhook.invoke(event)
     assert response["statusCode"] == 201
     process_id = json.loads(response["body"])["process_id"]
-    get = load("http/get-process.json")
+    get = load_sample("http/get-process.json")
     get["headers"]["x-webhook-token"] = stack.webhook_token
     get["pathParameters"] = {"process_id": process_id}
     get["rawPath"] = get["requestContext"]["http"]["path"] = f"/processes/{process_id}"

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.gateway import Gateway
+from devstack.lambdas import ContainerPool
+from devstack.samples import load_sample
+from devstack.stack import LocalStack
 from tests.integration.conftest import count_processes
-from tests.stack.gateway import Gateway
-from tests.stack.lambdas import ContainerPool
-from tests.stack.samples import load
-from tests.stack.stack import LocalStack
 
 UNAUTHORIZED = {"message": "Unauthorized"}
 # How a token can be almost right: each is derived from the real one.
@@ -43,14 +43,14 @@ def body(customer_id: int) -> dict[str, Any]:
 
 def create_event(headers: dict[str, str], customer_id: int) -> dict[str, Any]:
     """The sample API Gateway event for POST /processes, with these exact headers."""
-    event = load("http/create-process.json")
+    event = load_sample("http/create-process.json")
     event["headers"] = {"content-type": "application/json", **headers}
     event["body"] = json.dumps(body(customer_id))
     return event
 
 
 def get_event(headers: dict[str, str], process_id: str) -> dict[str, Any]:
-    event = load("http/get-process.json")
+    event = load_sample("http/get-process.json")
     event["headers"] = headers
     event["pathParameters"] = {"process_id": process_id}
     event["rawPath"] = event["requestContext"]["http"]["path"] = f"/processes/{process_id}"
@@ -135,7 +135,7 @@ ROTATION_MAX_AGE = 1  # seconds; 300 by default
 
 
 @pytest.fixture
-def rotating(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+def rotating(stack: LocalStack) -> Iterator[tuple[str, str]]:
     """A webhook function of its own (one warm container behind its own HTTP API), reading a
     token secret of its own with a short cache, so the session's token never changes.
 
@@ -143,12 +143,13 @@ def rotating(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     """
     secret_id = f"rotation-{uuid.uuid4().hex}"
     stack.resources.client("secretsmanager").create_secret(Name=secret_id, SecretString="old")
-    # A container's environment is fixed when it starts: here, on the first invocation.
-    with monkeypatch.context() as patch:
-        patch.setenv("WEBHOOK_TOKEN_SECRET", secret_id)
-        patch.setenv("POWERTOOLS_PARAMETERS_MAX_AGE", str(ROTATION_MAX_AGE))
-        function = ContainerPool("WebhookFunction", 1, quiet=True)
-        function.invoke(create_event({}, 1))
+    environment = {
+        **stack.environments["WebhookFunction"],
+        "WEBHOOK_TOKEN_SECRET": secret_id,
+        "POWERTOOLS_PARAMETERS_MAX_AGE": str(ROTATION_MAX_AGE),
+    }
+    function = ContainerPool("WebhookFunction", 1, environment=environment, quiet=True)
+    function.invoke(create_event({}, 1))
     gateway = Gateway(function, port=0).start()
     try:
         yield gateway.url, secret_id

@@ -16,11 +16,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from devstack.openapi import DOCUMENT
+from devstack.stack import LocalStack
 from landbot_resume.models import MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, Status
 from landbot_resume.store import ProcessStore
 from tests.integration.conftest import count_processes
-from tests.stack.openapi import DOCUMENT
-from tests.stack.stack import LocalStack
 
 schema = schemathesis.openapi.from_path(DOCUMENT)
 # The token is this test's to choose (headers_for), not generated.

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from devstack.landbot_simulator import LandbotSimulator
+from devstack.stack import LocalStack
 from tests.integration.conftest import count_processes, wait_until
-from tests.stack.landbot_simulator import LandbotSimulator
-from tests.stack.stack import LocalStack
 
 Api = Callable[..., requests.Response]
 BODY_LIMIT = 8 * 1024  # bytes, as documented

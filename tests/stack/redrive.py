@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.stack.aws import CREDENTIALS, REGION, STACK_NAME
+from devstack.aws import CREDENTIALS, REGION, STACK_NAME
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 
-from bench.cold_start import (
-    MODULE_LIST,
-    cold_start_modules,
+from devstack import (
     loaded_modules,
     pinned_requirements,
     runtime_dir,
 )
-from tests.cfn import ROOT, load_template
+from devstack.generated import stale
+from devstack.template import ROOT, load_template
 
 TEMPLATE_PATH = ROOT / "template.yaml"
 TEMPLATE = load_template(TEMPLATE_PATH)
@@ -320,11 +319,8 @@ def test_layer_is_small(build_dir: Path) -> None:
 
 
 def test_the_list_of_modules_to_precompile_is_current() -> None:
-    listed = [
-        line for line in MODULE_LIST.read_text().splitlines() if line and not line.startswith("#")
-    ]
-    assert listed == cold_start_modules(), (
-        "the handlers import other modules now: run python -m bench.cold_start --write-modules"
+    assert stale(["cold-start-modules"]) == [], (
+        "the handlers import other modules now: run make generated"
     )
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.template import load_template
 from landbot_resume.landbot import LandbotError
 from landbot_resume.store import ProcessStore
-from tests.cfn import load_template
 
 
 @pytest.fixture

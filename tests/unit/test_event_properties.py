@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from moto.dynamodb.models import DynamoDBBackend
 
+from devstack.lambdas import LambdaContext
+from devstack.samples import sqs_event
 from landbot_resume.events import InvalidMessage, completion_from_message
 from landbot_resume.models import MAX_DATA_BYTES, Completion, ProcessRequest, Status
 from landbot_resume.processes import create_process
 from landbot_resume.store import ProcessStore
-from tests.stack.lambdas import LambdaContext
-from tests.stack.samples import sqs_event
 from tests.unit.conftest import FakeLandbot
 
 # The README's words, written out independently of the code under test.

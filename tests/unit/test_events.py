@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from devstack.samples import SAMPLE_PROCESS_ID, load_sample, stripe_event
 from landbot_resume.events import InvalidMessage, completion_from_message
-from tests.stack.samples import SAMPLE_PROCESS_ID, load, stripe_event
 
 PID = "pr_" + "a" * 32
 
@@ -72,11 +72,11 @@ def test_event_types_without_an_outcome_are_ignored() -> None:
 
 
 def test_the_sqs_samples_carry_what_the_resume_function_expects() -> None:
-    record = load("sqs/stripe-checkout-session-completed.json")["Records"][0]
+    record = load_sample("sqs/stripe-checkout-session-completed.json")["Records"][0]
     completion = completion_from_message(record["body"])
     assert completion is not None
     assert (completion.process_id, completion.outcome) == (SAMPLE_PROCESS_ID, "paid")
-    plain = load("sqs/completion-message.json")["Records"][0]
+    plain = load_sample("sqs/completion-message.json")["Records"][0]
     completion = completion_from_message(plain["body"])
     assert completion is not None
     assert (completion.outcome, completion.event_id) == ("approved", "kyc-check-7781")

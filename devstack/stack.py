@@ -14,12 +14,19 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from tests.cfn import ROOT
-from tests.stack.aws import CREDENTIALS, REGION, Resources, bus_entry, create_resources
-from tests.stack.gateway import Gateway
-from tests.stack.lambdas import ContainerPool
-from tests.stack.landbot_simulator import LandbotSimulator
-from tests.stack.poller import PollingContainers, maximum_concurrency
+from devstack.aws import (
+    CREDENTIALS,
+    REGION,
+    Resources,
+    bus_entry,
+    create_resources,
+    register_stack,
+)
+from devstack.gateway import Gateway
+from devstack.lambdas import ContainerPool
+from devstack.landbot_simulator import LandbotSimulator
+from devstack.poller import PollingContainers, maximum_concurrency
+from devstack.template import ROOT
 
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
@@ -38,11 +45,12 @@ class MotoServer:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise RuntimeError(f"port {self.port} is in use: is another stack running?")
-        self._process = subprocess.Popen(
+        # A fixed command line: this interpreter and a module of this package.
+        self._process = subprocess.Popen(  # noqa: S603
             [
                 sys.executable,
                 "-m",
-                "tests.stack.moto_server",
+                "devstack.moto_server",
                 "-H",
                 "127.0.0.1",
                 "-p",
@@ -51,6 +59,9 @@ class MotoServer:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: a Ctrl-C must not end it before the
+            # functions still talking to it have stopped (stop() ends it last).
+            start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -88,6 +99,9 @@ class Ports:
     @classmethod
     def ephemeral(cls) -> Ports:
         return cls(0, 0, 0)
+
+
+DEFAULT_PORTS = Ports()
 
 
 class LocalStack:
@@ -152,34 +166,44 @@ class LocalStack:
             landbot_api_url=self.landbot_api_url,
             overrides=self.overrides,
         )
-        # The functions run in this process: they get the union of their environments,
-        # pointed at moto. Each reads only its own variables.
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-                "POWERTOOLS_TRACE_DISABLED": "true",
-            }
-        )
-        for environment in environments.values():
-            os.environ.update(environment)
-        os.environ.update(self.environment)
-        # Each function runs in processes of its own, started now with this environment.
-        self.webhook = ContainerPool("WebhookFunction", self.webhook_containers, quiet=self.quiet)
-        self._started.append(self.webhook)
+        aws = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        # Tests in this process use the same AWS as the functions (boto3's defaults).
+        os.environ.update(aws)
+        self.environments = {
+            logical: {**aws, **environment, **self.environment}
+            for logical, environment in environments.items()
+        }
+        # Each function runs in execution environments of its own, started now.
+        self.webhook = self._pool("WebhookFunction", self.webhook_containers)
         # For invoking the resume function directly, as `sam local invoke` would.
-        self.resume = ContainerPool("ResumeFunction", 1, quiet=self.quiet)
-        self._started.append(self.resume)
+        self.resume = self._pool("ResumeFunction", 1)
         self.gateway = Gateway(self.webhook, port=self.ports.api).start()
         self._started.append(self.gateway)
         if self.poll:
             concurrency = maximum_concurrency("ResumeFunction", self.resources.parameters)
             pollers = PollingContainers(
-                "ResumeFunction", self.resources, concurrency, quiet=self.quiet
+                "ResumeFunction",
+                self.resources,
+                concurrency,
+                environment=self.environments["ResumeFunction"],
+                quiet=self.quiet,
             )
             self._started.append(pollers.start())
+        # What `landbot-resume --endpoint-url` finds the resources by, as on AWS.
+        register_stack(self.resources, {"WebhookUrl": self.webhook_url})
+
+    def _pool(self, logical_id: str, size: int) -> ContainerPool:
+        pool = ContainerPool(
+            logical_id, size, environment=self.environments[logical_id], quiet=self.quiet
+        )
+        self._started.append(pool)
+        return pool
 
     def stop(self) -> None:
         while self._started:
@@ -210,6 +234,38 @@ class LocalStack:
         self.resources.client("sqs").send_message(
             QueueUrl=self.resources.queue_url, MessageBody=json.dumps(message)
         )
+
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        """Every process in the table: id -> its status, failure reason and outcome."""
+        dynamodb = self.resources.client("dynamodb")
+        items: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {"TableName": self.resources.table}
+        while True:
+            page = dynamodb.scan(**kwargs)
+            for item in page["Items"]:
+                if "status" in item:
+                    items[item["pk"]["S"]] = {
+                        "status": item["status"]["S"],
+                        "reason": item.get("failure_reason", {}).get("S"),
+                        "outcome": item.get("outcome", {}).get("S"),
+                    }
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def wait_for_drain(self, *, dead_letters: int = 0, timeout: float = 60.0) -> bool:
+        """Wait until every message has left the completion queue (handled, or at least
+        `dead_letters` of them dead-lettered); False if that took longer than `timeout`.
+
+        Only queue depths are read meanwhile: scanning the table is work for this process,
+        which also hosts the simulator whose clock measures Landbot's rate."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            depths = self.queue_depths()
+            if depths["queue"] == 0 and depths["dlq"] >= dead_letters:
+                return True
+            time.sleep(0.5)
+        return False
 
     def queue_depths(self) -> dict[str, int]:
         sqs = self.resources.client("sqs")

@@ -21,7 +21,7 @@ time in proportion to the square of its size; here a send counts no messages.
 moto's EventBridge builds a JSONPath parser (with its parser tables) for each path of a
 rule target's input, for each event it delivers; here each path is parsed once.
 
-Run as `python -m tests.stack.moto_server -p PORT`.
+Run as `python -m devstack.moto_server -p PORT`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ from collections.abc import Callable
 from typing import Any
 
 import jsonpath_ng.ext
+import jsonpath_ng.ext.parser
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.server import main
 from moto.sqs.exceptions import InvalidAttributeName
 from moto.sqs.models import Queue, SQSBackend
@@ -60,7 +62,7 @@ class _NoTableCopies:
 
     @classmethod
     def deepcopy(cls, value: Any, memo: Any = None) -> Any:
-        if cls.skip and isinstance(value, dynamodb_models.Table):
+        if cls.skip and isinstance(value, Table):
             return value
         return copy.deepcopy(value, memo)
 
@@ -103,7 +105,8 @@ def _transact_write_items_rolling_back_items(
         _NoTableCopies.skip = False
 
 
-dynamodb_models.copy = _NoTableCopies  # type: ignore[assignment]
+# moto's DynamoDB models copy tables through their module's `copy`.
+setattr(dynamodb_models, "copy", _NoTableCopies)  # noqa: B010 - not re-exported by moto
 DynamoDBBackend.transact_write_items = _transact_write_items_rolling_back_items  # type: ignore[method-assign]
 for _name in ("put_item", "update_item", "delete_item", "transact_write_items"):
     setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
@@ -126,7 +129,8 @@ def _get_queue_attributes(
 
 
 def _retained(self: SQSBackend, queue_name: str, message: Any) -> bool:
-    retention = float(self.get_queue(queue_name).message_retention_period)
+    # Set from the queue's attributes when it is created (not a declared attribute).
+    retention = float(self.get_queue(queue_name).message_retention_period)  # type: ignore[attr-defined]
     return bool(retention + message.sent_timestamp / 1000 > time.time())
 
 
@@ -160,7 +164,9 @@ for _name in (
     setattr(Queue, _name, _not_counted_while_sending(getattr(Queue, _name)))
 SQSBackend.send_message = _send_message  # type: ignore[method-assign]
 # The parsed expressions are only read (find) after parsing.
-jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
+setattr(  # noqa: B010 - moto reads jsonpath_ng.ext.parse, which is not re-exported
+    jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parser.parse)
+)
 SQSBackend.get_queue_attributes = _get_queue_attributes  # type: ignore[method-assign]
 SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
 

@@ -1,17 +1,15 @@
 """The webhook API's OpenAPI document: Powertools generates it from the function's own routes
-and models; `python -m tests.stack openapi` (make openapi) rewrites docs/openapi.json."""
+and models; `make generated` rewrites docs/openapi.json."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
-from tests.cfn import ROOT
-from tests.stack.lambdas import LocalFunction
+from devstack.artifacts import template_variables
+from devstack.aws import REGION
+from devstack.lambdas import ExecutionEnvironment, local_function
+from devstack.template import ROOT
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 FUNCTION = "WebhookFunction"
@@ -19,18 +17,22 @@ FUNCTION = "WebhookFunction"
 
 def generate() -> str:
     """The document as the webhook function's code describes it, pretty-printed with sorted
-    keys so that it diffs well. Imports the function (nothing is called)."""
-    # What the module reads at import; no AWS call is made.
-    for name, value in {
-        "PROCESSES_TABLE": "processes",
-        "AWS_DEFAULT_REGION": "eu-west-1",
+    keys so that it diffs well. Imports the function in an execution environment of its own
+    (no AWS call is made, nothing is invoked)."""
+    environment = {
+        **template_variables(FUNCTION),
+        "AWS_DEFAULT_REGION": REGION,
         "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        os.environ.setdefault(name, value)
-    handler = LocalFunction(FUNCTION).handler
-    module = importlib.import_module(handler.__module__)
-    document = json.loads(module.openapi_document())
+    }
+    with ExecutionEnvironment(FUNCTION, environment=environment, quiet=True) as function:
+        document = json.loads(function.run(_document))
     return json.dumps(_without_unused_schemas(document), indent=2, sort_keys=True) + "\n"
+
+
+def _document() -> str:
+    """Inside the environment: the document the webhook module builds."""
+    text: str = local_function().module.openapi_document()
+    return text
 
 
 def _without_unused_schemas(document: dict[str, Any]) -> dict[str, Any]:
@@ -47,16 +49,3 @@ def _without_unused_schemas(document: dict[str, Any]) -> dict[str, Any]:
                 pending.append(json.dumps(schemas[name]))
     document["components"]["schemas"] = {name: schemas[name] for name in sorted(used)}
     return document
-
-
-def main(output: str | None = None) -> int:
-    """Write the document to docs/openapi.json, to `output`, or to stdout for "-"."""
-    text = generate()
-    if output == "-":
-        sys.stdout.write(text)
-        return 0
-    target = Path(output).resolve() if output else DOCUMENT
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
-    return 0

@@ -15,18 +15,15 @@ import re
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+from devstack.aws import Resources, put_events
+from devstack.bots import create_processes
+from devstack.landbot_simulator import Faults
+from devstack.samples import stripe_event
+from devstack.stack import LocalStack, Ports
 
-from tests.stack.aws import Resources, put_events
-from tests.stack.landbot_simulator import Faults
-from tests.stack.samples import stripe_event
-from tests.stack.stack import LocalStack, Ports
-
-BOT, NODE = 1010178, "Nkqgn6xkf"
 CEILING_RESUMES_PER_SECOND = 5.0  # 10 Landbot requests/s, two per resume
 FIRST_CUSTOMER = 500_000_001
 
@@ -110,7 +107,7 @@ class ChaosReport:
 
 def run(config: ChaosConfig) -> ChaosReport:
     started = time.monotonic()
-    rng = random.Random(config.seed)
+    rng = random.Random(config.seed)  # noqa: S311 - a seeded, repeatable run, not a secret
     stack = LocalStack(
         Ports.ephemeral(),
         quiet=True,
@@ -153,7 +150,7 @@ def run(config: ChaosConfig) -> ChaosReport:
         processes, expected, report.create_seconds = results.get(timeout=config.drain_timeout)
         driver.join()
         report.created = len(processes)
-        _wait_for_drain(stack, config.unknown, config.drain_timeout)
+        stack.wait_for_drain(dead_letters=config.unknown, timeout=config.drain_timeout)
         # The drain runs from the first burst to the last call Landbot saw.
         report.drain_seconds = max(call.time for call in simulator.calls()) - drain_started
         _account(stack, report, processes, expected)
@@ -174,7 +171,7 @@ def _drive(
 
     Puts the moment of the first burst on `results`, then the processes, what each one must
     end with, and how long creating them took in all."""
-    rng = random.Random(config.seed)
+    rng = random.Random(config.seed)  # noqa: S311 - a seeded, repeatable run, not a secret
     client = resources.client("events")
 
     def emit(events: list[dict[str, Any]]) -> None:
@@ -189,7 +186,7 @@ def _drive(
     unknown = _unknown_events(config.unknown)
     for start in range(0, len(customers), config.burst):
         started = time.monotonic()
-        created = _create_processes(
+        created = create_processes(
             webhook_url, webhook_token, customers[start : start + config.burst]
         )
         create_seconds += time.monotonic() - started
@@ -205,23 +202,6 @@ def _drive(
     time.sleep(config.burst_pause)
     emit(later)
     results.put((processes, expected, create_seconds))
-
-
-def _create_processes(url: str, token: str, customers: list[int]) -> dict[str, int]:
-    session = requests.Session()
-
-    def create(customer: int) -> tuple[str, int]:
-        answer = session.post(
-            url,
-            json={"bot_id": BOT, "node_id": NODE, "customer_id": customer},
-            headers={"X-Webhook-Token": token},
-            timeout=30,
-        )
-        answer.raise_for_status()
-        return str(answer.json()["process_id"]), customer
-
-    with ThreadPoolExecutor(8) as pool:
-        return dict(pool.map(create, customers))
 
 
 def _plan(
@@ -257,38 +237,6 @@ def _unknown_events(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def _statuses(stack: LocalStack) -> dict[str, dict[str, Any]]:
-    dynamodb = stack.resources.client("dynamodb")
-    items: dict[str, dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {"TableName": stack.resources.table}
-    while True:
-        page = dynamodb.scan(**kwargs)
-        for item in page["Items"]:
-            if "status" in item:
-                items[item["pk"]["S"]] = {
-                    "status": item["status"]["S"],
-                    "reason": item.get("failure_reason", {}).get("S"),
-                    "outcome": item.get("outcome", {}).get("S"),
-                }
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _wait_for_drain(stack: LocalStack, unknown: int, timeout: float) -> None:
-    """Wait until every message has left the completion queue (handled or dead-lettered).
-
-    Only queue depths are read meanwhile: scanning the table is work for this process, which
-    also hosts the simulator whose clock measures Landbot's rate.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        depths = stack.queue_depths()
-        if depths["queue"] == 0 and depths["dlq"] >= unknown:
-            return
-        time.sleep(0.5)
-
-
 def _account(
     stack: LocalStack,
     report: ChaosReport,
@@ -297,7 +245,7 @@ def _account(
 ) -> None:
     simulator = stack.simulator
     assert simulator is not None
-    statuses = _statuses(stack)
+    statuses = stack.statuses()
     in_dlq = _dlq_process_ids(stack)
     report.in_dlq = len(in_dlq)
     report.unknown_in_dlq = sum(1 for pid in in_dlq if pid not in processes)
@@ -342,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     defaults = ChaosConfig()
-    parser = argparse.ArgumentParser(prog="python -m tests.stack chaos", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack chaos", description=__doc__)
     parser.add_argument("--processes", type=int, default=defaults.processes)
     parser.add_argument("--unknown", type=int, default=defaults.unknown)
     parser.add_argument("--burst", type=int, default=defaults.burst)

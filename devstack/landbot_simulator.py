@@ -4,7 +4,7 @@ for tests, the local stack and chaos tests. Standard library only.
 
 Run alone (prints its URL, serves until Ctrl-C):
 
-    python -m tests.stack.landbot_simulator --port 8081 --token X --customer 42
+    python -m devstack.landbot_simulator --port 8081 --token X --customer 42
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*")
 _FIELD_PATH = re.compile(r"/v1/customers/(?P<customer>[0-9]+)/fields/(?P<name>[^/]+)/")
 _ASSIGN_PATH = re.compile(r"/v1/customers/(?P<customer>[0-9]+)/assign_bot/(?P<bot>[0-9]+)/")
 _CUSTOMER_PATH = re.compile(r"/v1/customers/(?P<customer>[0-9]+)/")
+# Not Landbot's: where a person looks at a customer as the simulator holds it, with no token
+# (the local stack never prints the agent token). Not recorded as a call, not rate limited.
+INSPECT_PREFIX = "/_simulator/customers/"
+_INSPECT_PATH = re.compile(re.escape(INSPECT_PREFIX) + r"(?P<customer>[0-9]+)/?")
 
 _NOT_FOUND = {"detail": "Not found."}
 _NO_CREDENTIALS = {"detail": "Authentication credentials were not provided."}
@@ -271,7 +275,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
             if length > MAX_BODY_BYTES:
                 body = b""
-        reply = simulator._answer(_Request(self.command, self.path, self.headers, body, length))
+        inspected = _INSPECT_PATH.fullmatch(self.path) if self.command == "GET" else None
+        if inspected:
+            reply = simulator._inspect(int(inspected["customer"]))
+        else:
+            reply = simulator._answer(_Request(self.command, self.path, self.headers, body, length))
         if reply.sleep and simulator._stopping.wait(reply.sleep):
             reply = _Reply(DROPPED)  # stopped while sleeping: the answer is never sent
         if reply.status == DROPPED or not readable:
@@ -326,8 +334,10 @@ class LandbotSimulator:
         self._calls: list[Call] = []
         self._accepted: dict[str, collections.deque[float]] = {}
         self._faults = Faults()
-        self._random = random.Random()
+        self._random = random.Random()  # noqa: S311 - fault injection, not a secret
         self._deck: list[str | None] = []
+        self._script: dict[str, list[int | str]] = {"field": [], "assign": []}
+        self.late_seconds = 1.0
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -418,10 +428,17 @@ class LandbotSimulator:
         with self._lock:
             self._calls.clear()
 
+    def answer_next(self, kind: str, *answers: int | str) -> None:
+        """Script the next answers to field writes (`kind` "field") or jumps ("assign") made
+        with a valid token: an error status whose body echoes the request (as some APIs do),
+        or "late" (the normal answer, `late_seconds` late)."""
+        with self._lock:
+            self._script[kind] = list(answers)
+
     def set_faults(self, faults: Faults) -> None:
         with self._lock:
             self._faults = dataclasses.replace(faults)  # a copy: later edits don't race
-            self._random = random.Random(faults.seed)
+            self._random = random.Random(faults.seed)  # noqa: S311 - repeatable faults
             self._deck = []
 
     def peak_rate(self, window: float = 1.0) -> int:
@@ -440,14 +457,23 @@ class LandbotSimulator:
                 peak = max(peak, last - first + 1)
         return peak
 
+    def inspect_url(self, customer_id: int) -> str:
+        """Where a person sees the customer without a token (INSPECT_PREFIX)."""
+        return f"{self.url.removesuffix('/v1/')}{INSPECT_PREFIX}{customer_id}/"
+
     # -- request handling (called by _Handler) -----------------------------------------------
+
+    def _inspect(self, customer_id: int) -> _Reply:
+        with self._lock:
+            found = self._customers.get(customer_id)
+            return _Reply(200, copy.deepcopy(found)) if found else _Reply(404, _NOT_FOUND)
 
     def _answer(self, request: _Request) -> _Reply:
         # One lock for decide + apply + record: calls() order and state always agree.
         with self._lock:
             now = time.monotonic()
             token = _presented_token(request.headers.get("Authorization"))
-            reply = self._dispatch(request, token, now)
+            reply = self._dispatch_scripted(request, token, now)
             reply.sleep += self._faults.delay
             self._calls.append(
                 Call(
@@ -461,6 +487,21 @@ class LandbotSimulator:
                 )
             )
             return reply
+
+    def _dispatch_scripted(self, request: _Request, token: str | None, now: float) -> _Reply:
+        route = _route(request.path)
+        script = self._script.get(route.kind) if route else None
+        if not script or token not in self._tokens:
+            return self._dispatch(request, token, now)
+        answer = script.pop(0)
+        if answer == "late":
+            reply = self._dispatch(request, token, now)
+            reply.sleep = self.late_seconds
+            return reply
+        echoed = request.body.decode(errors="replace")
+        return _Reply(
+            int(answer), {"detail": f"Cannot process {echoed}", "errors": {"value": [echoed]}}
+        )
 
     def _dispatch(self, request: _Request, token: str | None, now: float) -> _Reply:
         if not request.headers.get("Authorization"):

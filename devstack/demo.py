@@ -13,12 +13,10 @@ from typing import Any
 
 import requests
 
-from tests.stack.samples import stripe_event
-from tests.stack.stack import LocalStack, Ports
+from devstack.bots import BOT_ID, CUSTOMER_ID, NODE_ID
+from devstack.samples import stripe_event
+from devstack.stack import LocalStack, Ports
 
-BOT_ID = 1010178
-NODE_ID = "Nkqgn6xkf"
-CUSTOMER_ID = 298537154
 WAIT_SECONDS = 20
 
 

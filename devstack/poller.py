@@ -7,13 +7,14 @@ the function reports as failed stay on the queue and come back after the visibil
 
 from __future__ import annotations
 
-import multiprocessing
+import threading
+import time
 import traceback
 from typing import Any, Protocol
 
-from tests.cfn import load_template
-from tests.stack.aws import REGION, Resources
-from tests.stack.lambdas import LocalFunction, silence_if
+from devstack.aws import REGION, Resources
+from devstack.lambdas import STOP_SECONDS, ExecutionEnvironment, local_function
+from devstack.template import load_template
 
 
 class Invocable(Protocol):
@@ -94,39 +95,64 @@ class QueuePoller:
 
 
 class PollingContainers:
-    """MaximumConcurrency execution environments, each a process that polls the queue and
-    invokes its own copy of the function, one batch at a time: Lambda's SQS scaling in small.
+    """MaximumConcurrency execution environments, each polling the queue and invoking its own
+    copy of the function, one batch at a time: Lambda's SQS scaling in small.
 
-    The polling happens in those processes too, so this process (which hosts the Landbot
-    simulator and its clock) stays idle while the queue drains.
+    The receives happen inside those environments too: this process (which hosts the Landbot
+    simulator and its clock) only hands each one its next turn.
     """
 
-    def __init__(self, logical_id: str, resources: Resources, size: int, *, quiet: bool) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
-        self._processes = [
-            context.Process(
-                target=_poll_in_container,
-                args=(logical_id, resources, self._stop, quiet),
-                daemon=True,
-                name=f"{logical_id}-{i}",
-            )
-            for i in range(size)
+    def __init__(
+        self,
+        logical_id: str,
+        resources: Resources,
+        size: int,
+        *,
+        environment: dict[str, str] | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.logical_id = logical_id
+        self._resources = resources
+        self._stopping = threading.Event()
+        self._environments = [
+            ExecutionEnvironment(logical_id, environment=environment, quiet=quiet)
+            for _ in range(size)
+        ]
+        self._threads = [
+            threading.Thread(target=self._poll, args=(each,), daemon=True, name=f"poll-{i}")
+            for i, each in enumerate(self._environments)
         ]
 
     def start(self) -> PollingContainers:
-        for process in self._processes:
-            process.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        for process in self._processes:
-            process.join(timeout=35)
-            if process.is_alive():
-                process.terminate()
+        self._stopping.set()
+        for environment in self._environments:
+            environment.request_stop()
+        deadline = time.monotonic() + STOP_SECONDS
+        for environment in self._environments:
+            environment.wait_stopped(deadline)
+
+    def _poll(self, environment: ExecutionEnvironment) -> None:
+        while not self._stopping.is_set():
+            try:
+                environment.run(poll_batch, self._resources, self.logical_id, 1)
+            except Exception:  # a poller that dies would look like a stuck queue
+                if self._stopping.is_set():
+                    return
+                traceback.print_exc()
+                self._stopping.wait(0.5)
 
 
-def _poll_in_container(logical_id: str, resources: Resources, stop: Any, quiet: bool) -> None:
-    silence_if(quiet)
-    QueuePoller(LocalFunction(logical_id), resources, logical_id).run_until(stop)
+_poller: QueuePoller | None = None
+
+
+def poll_batch(resources: Resources, logical_id: str, wait_seconds: int) -> int:
+    """Inside an execution environment: one receive, one invocation of its function."""
+    global _poller
+    if _poller is None:
+        _poller = QueuePoller(local_function(), resources, logical_id)
+    return _poller.poll_once(wait_seconds)

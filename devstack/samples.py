@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from tests.cfn import ROOT
+from devstack.template import ROOT
 
 EVENTS = ROOT / "events"
 SAMPLE_PROCESS_ID = "pr_0123456789abcdef0123456789abcdef"
@@ -18,7 +18,7 @@ STRIPE_SAMPLES = {
 }
 
 
-def load(relative: str) -> dict[str, Any]:
+def load_sample(relative: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((EVENTS / relative).read_text())
     return loaded
 
@@ -30,7 +30,7 @@ def stripe_event(
 
     Each call is a new Stripe event (new evt_ id) unless `event_id` repeats one.
     """
-    event = copy.deepcopy(load(f"stripe/{STRIPE_SAMPLES[event_type]}"))
+    event = copy.deepcopy(load_sample(f"stripe/{STRIPE_SAMPLES[event_type]}"))
     session = event["detail"]["data"]["object"]
     session["client_reference_id"] = process_id
     session["metadata"]["process_id"] = process_id
@@ -42,7 +42,7 @@ def stripe_event(
 def sqs_event(*bodies: Any) -> dict[str, Any]:
     """An SQS batch as the event source mapping hands it over: one record per body (JSON
     unless already a string), with message ids m0, m1, ..."""
-    record = load("sqs/stripe-checkout-session-completed.json")["Records"][0]
+    record = load_sample("sqs/stripe-checkout-session-completed.json")["Records"][0]
     return {
         "Records": [
             {

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.cfn import load_template
-from tests.stack.lambdas import ContainerPool
-from tests.stack.openapi import DOCUMENT
+from devstack.lambdas import ContainerPool
+from devstack.openapi import DOCUMENT
+from devstack.template import load_template
 
 # API Gateway's own limit for an HTTP API request body.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -114,8 +114,7 @@ class Gateway:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> Gateway:
         self._thread.start()

@@ -10,11 +10,14 @@ import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from tests.cfn import load_template
+if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
+
+from devstack.template import load_template
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -27,14 +30,20 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 class Resources:
     """Physical ids of the created resources, and the functions' environments."""
 
-    endpoint: str
+    endpoint: str | None  # None: boto3's own endpoints (moto in-process)
     parameters: dict[str, str]
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> what Ref returns
     arns: dict[str, str] = field(default_factory=dict)  # logical id -> Arn
     webhook_token: str = ""
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **CREDENTIALS)
+        return boto3.client(  # type: ignore[call-overload]  # any service's client
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+        )
 
     @property
     def table(self) -> str:
@@ -122,7 +131,7 @@ def function_environment(
 
 
 def create_resources(
-    endpoint: str,
+    endpoint: str | None,
     *,
     landbot_token: str,
     landbot_api_url: str,
@@ -228,7 +237,7 @@ def create_resources(
     return resources, environments
 
 
-def bus_entry(event: dict[str, Any], bus: str) -> dict[str, Any]:
+def bus_entry(event: dict[str, Any], bus: str) -> PutEventsRequestEntryTypeDef:
     """A PutEvents entry for an event as a partner event source delivers it to `bus`."""
     return {
         "Source": event["source"],
@@ -249,3 +258,37 @@ def put_events(client: Any, bus: str, events: list[dict[str, Any]], *, threads: 
 
     with ThreadPoolExecutor(threads) as pool:
         return sum(pool.map(put, chunks))
+
+
+def register_stack(resources: Resources, extra_outputs: dict[str, str]) -> dict[str, str]:
+    """Record the local resources as a CloudFormation stack named STACK_NAME on the moto
+    server, with the template's outputs (those that name a local resource, plus
+    `extra_outputs`), so that tools find them from the stack's outputs as on AWS."""
+    resolve = _Resolver(resources)
+    outputs = dict(extra_outputs)
+    for name, spec in load_template().get("Outputs", {}).items():
+        if name in outputs:
+            continue
+        try:
+            outputs[name] = str(resolve(spec["Value"]))
+        except KeyError:  # a resource the local stack does not create (the HTTP API)
+            continue
+    body = {
+        "Description": "landbot-resume local stack (its resources are created directly)",
+        # A stack needs one resource; this one only says what the stack is.
+        "Resources": {
+            "LocalStack": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": f"/{STACK_NAME}/kind",
+                    "Type": "String",
+                    "Value": "local",
+                },
+            }
+        },
+        "Outputs": {name: {"Value": value} for name, value in sorted(outputs.items())},
+    }
+    resources.client("cloudformation").create_stack(
+        StackName=STACK_NAME, TemplateBody=json.dumps(body)
+    )
+    return outputs

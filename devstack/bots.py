@@ -1,0 +1,33 @@
+"""What the bots' Landbot Webhook blocks send to the local stack."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+# A bot, the block it waits at, and the demo's customer, as the README's examples name them.
+BOT_ID = 1010178
+NODE_ID = "Nkqgn6xkf"
+CUSTOMER_ID = 298537154
+
+
+def create_processes(
+    webhook_url: str, webhook_token: str, customers: list[int], *, threads: int = 8
+) -> dict[str, int]:
+    """POST /processes for each customer (bot BOT_ID, block NODE_ID), `threads` at a time;
+    returns process id -> customer id. Raises on any answer but 201."""
+    session = requests.Session()
+
+    def create(customer: int) -> tuple[str, int]:
+        answer = session.post(
+            webhook_url,
+            json={"bot_id": BOT_ID, "node_id": NODE_ID, "customer_id": customer},
+            headers={"X-Webhook-Token": webhook_token},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return str(answer.json()["process_id"]), customer
+
+    with ThreadPoolExecutor(threads) as pool:
+        return dict(pool.map(create, customers))
