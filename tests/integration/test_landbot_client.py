@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from landbot_resume.landbot import LandbotClient, LandbotError
+from landbot_resume.landbot import LandbotClient
+from landbot_resume.ports import LandbotError
 from landbot_resume.ratelimit import SharedRateLimiter
 from tests.stack.landbot_simulator import Faults, LandbotSimulator
 from tests.stack.stack import LocalStack

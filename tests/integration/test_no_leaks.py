@@ -50,7 +50,7 @@ class EchoingLandbot(LandbotSimulator):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.script: dict[str, list[int | str]] = {"field": [], "assign": []}
-        self.late_seconds = 1.0
+        self.late_seconds = 2.0
 
     def answer_next(self, kind: str, *answers: int | str) -> None:
         with self._lock:
@@ -178,7 +178,7 @@ def service(monkeypatch: pytest.MonkeyPatch, aws_in_process: None) -> Iterator[S
         environment.update(
             POWERTOOLS_LOG_LEVEL="DEBUG",
             POWERTOOLS_TRACE_DISABLED="true",
-            LANDBOT_TIMEOUT_SECONDS="0.5",
+            LANDBOT_TIMEOUT_SECONDS="1",  # the smallest the template allows
         )
         for name, value in environment.items():
             monkeypatch.setenv(name, value)

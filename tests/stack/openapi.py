@@ -23,6 +23,7 @@ def generate() -> str:
     # What the module reads at import; no AWS call is made.
     for name, value in {
         "PROCESSES_TABLE": "processes",
+        "WEBHOOK_TOKEN_SECRET": "unused",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }.items():
