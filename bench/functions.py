@@ -107,9 +107,9 @@ def create_pending(customers: list[int]) -> list[str]:
     """A PENDING process for each customer, stored as the webhook stores them."""
     from landbot_resume.models import ProcessRequest
     from landbot_resume.processes import create_process
-    from landbot_resume.store import ProcessStore
+    from landbot_resume.store import DynamoDBProcessStore
 
-    store = ProcessStore(os.environ["PROCESSES_TABLE"])
+    store = DynamoDBProcessStore(os.environ["PROCESSES_TABLE"])
     now = int(time.time())
     created = []
     for customer in customers:
@@ -128,15 +128,15 @@ def resume_floor(
     process_id: str, customer_url: str, bot_url: str, token: str
 ) -> tuple[float, float]:
     """The work a resume cannot avoid, done directly: the three state writes of a resume
-    (claim, about to jump, resumed) through ProcessStore, and the two Landbot calls (Set,
+    (claim, about to jump, resumed) through DynamoDBProcessStore, and the two Landbot calls (Set,
     then Go) on one kept-alive HTTP session. Returns the seconds it took and moto's CPU
     seconds in them."""
-    from landbot_resume.store import ProcessStore
+    from landbot_resume.store import DynamoDBProcessStore
 
     global _session
     if _session is None:
         _session = requests.Session()
-    store = ProcessStore(os.environ["PROCESSES_TABLE"], client=_resources_client())
+    store = DynamoDBProcessStore(os.environ["PROCESSES_TABLE"], client=_resources_client())
     headers = {"Authorization": f"Token {token}"}
     _store_cpu[0] = 0.0
     started = time.perf_counter()
@@ -208,9 +208,9 @@ def time_creates(customers: list[int]) -> tuple[float, float]:
     request fingerprint and the process in one transaction), and moto's CPU seconds."""
     from landbot_resume.models import ProcessRequest
     from landbot_resume.processes import create_process
-    from landbot_resume.store import ProcessStore
+    from landbot_resume.store import DynamoDBProcessStore
 
-    store = ProcessStore(os.environ["PROCESSES_TABLE"], client=_resources_client())
+    store = DynamoDBProcessStore(os.environ["PROCESSES_TABLE"], client=_resources_client())
     requests = [ProcessRequest(bot_id=BOT_ID, node_id=NODE_ID, customer_id=c) for c in customers]
     retry_window = int(os.environ["RETRY_WINDOW_SECONDS"])
     _store_cpu[0] = 0.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,12 +13,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from landbot_resume.events import completion_from_message
-from landbot_resume.landbot import DEFAULT_API_URL, LandbotClient
+from landbot_resume.landbot import CONNECT_TIMEOUT_SECONDS, LandbotClient
 from landbot_resume.ratelimit import SharedRateLimiter
 from landbot_resume.resume import ResumeResult, resume_process
 from landbot_resume.secrets import get_secret
-from landbot_resume.store import ProcessStore
+from landbot_resume.settings import ResumeSettings
+from landbot_resume.store import DynamoDBProcessStore
 
+settings = ResumeSettings.from_environ()
 logger = Logger()
 # Traces the two things a resume waits for: DynamoDB (botocore) and Landbot (requests).
 # Patching every library X-Ray knows would import (and trace) sqlite3, httplib and more.
@@ -34,16 +35,23 @@ _threads = ThreadPoolExecutor(max_workers=RECORD_THREADS, thread_name_prefix="re
 # container opens its DynamoDB connections once. Every record thread, the limiter's picking
 # and its background stamp writes may each hold a connection.
 dynamodb = boto3.client("dynamodb", config=Config(max_pool_connections=RECORD_THREADS + 2))
-store = ProcessStore(os.environ["PROCESSES_TABLE"], client=dynamodb)
-RATE_LIMIT = int(os.environ.get("LANDBOT_RATE_LIMIT", "10"))
+store = DynamoDBProcessStore(settings.processes_table, client=dynamodb)
 limiter = (
-    SharedRateLimiter(store.table_name, RATE_LIMIT, client=dynamodb) if RATE_LIMIT > 0 else None
+    SharedRateLimiter(settings.processes_table, settings.landbot_rate_limit, client=dynamodb)
+    if settings.landbot_rate_limit > 0
+    else None
 )
+
+
+def landbot_token() -> str:
+    return get_secret(settings.landbot_token_secret, max_age=settings.secret_max_age_seconds)
+
+
 landbot = LandbotClient(
-    token=lambda: get_secret(os.environ["LANDBOT_TOKEN_SECRET"]),
-    base_url=os.environ.get("LANDBOT_API_URL", DEFAULT_API_URL),
+    token=landbot_token,
+    base_url=settings.landbot_api_url,
     limiter=limiter,
-    timeout=(3.05, float(os.environ.get("LANDBOT_TIMEOUT_SECONDS", "10"))),
+    timeout=(CONNECT_TIMEOUT_SECONDS, settings.landbot_timeout_seconds),
 )
 # Stop starting Landbot calls this long before the invocation's end, so a record that
 # cannot finish is handed back (and its claim released) instead of being cut off.

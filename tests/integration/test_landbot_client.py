@@ -10,7 +10,8 @@ import pytest
 
 from devstack.landbot_simulator import Faults, LandbotSimulator
 from devstack.stack import LocalStack
-from landbot_resume.landbot import LandbotClient, LandbotError
+from landbot_resume.landbot import LandbotClient
+from landbot_resume.ports import LandbotError
 from landbot_resume.ratelimit import SharedRateLimiter
 
 TOKEN = "agent-token"

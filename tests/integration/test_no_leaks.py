@@ -139,6 +139,7 @@ class _Collect(logging.Handler):
 def service(monkeypatch: pytest.MonkeyPatch, aws_in_process: None) -> Iterator[Service]:
     landbot_token = secrets.token_hex(20)
     with LandbotSimulator(port=0, tokens=[landbot_token], rate_limit=1000) as landbot:
+        landbot.late_seconds = 2.0  # longer than the function's Landbot timeout (1 s)
         # No endpoint: boto3's own, which mock_aws serves.
         resources, environments = create_resources(
             None, landbot_token=landbot_token, landbot_api_url=landbot.url
@@ -149,7 +150,7 @@ def service(monkeypatch: pytest.MonkeyPatch, aws_in_process: None) -> Iterator[S
         environment.update(
             POWERTOOLS_LOG_LEVEL="DEBUG",
             POWERTOOLS_TRACE_DISABLED="true",
-            LANDBOT_TIMEOUT_SECONDS="0.5",
+            LANDBOT_TIMEOUT_SECONDS="1",  # the smallest the template allows
         )
         for name, value in environment.items():
             monkeypatch.setenv(name, value)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from devstack.openapi import DOCUMENT
 from devstack.stack import LocalStack
 from landbot_resume.models import MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, Status
-from landbot_resume.store import ProcessStore
+from landbot_resume.store import DynamoDBProcessStore
 from tests.integration.conftest import count_processes
 
 schema = schemathesis.openapi.from_path(DOCUMENT)
@@ -80,7 +80,7 @@ def check_stored(
 ) -> None:
     """The accepted request's process, read back from the table, is what was asked, and its
     status answer (200, which random ids never reach) holds to the document."""
-    store = ProcessStore(stack.resources.table, client=stack.resources.client("dynamodb"))
+    store = DynamoDBProcessStore(stack.resources.table, client=stack.resources.client("dynamodb"))
     process = store.get(created["process_id"])  # parses it as the domain's Process
     assert process is not None
     assert process.status == Status.PENDING

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from devstack import (
 )
 from devstack.generated import stale
 from devstack.template import ROOT, load_template
+from landbot_resume.settings import FunctionSettings, ResumeSettings, WebhookSettings
 
 TEMPLATE_PATH = ROOT / "template.yaml"
 TEMPLATE = load_template(TEMPLATE_PATH)
@@ -46,9 +47,23 @@ EXPECTED_OUTPUTS = {
 # Provided by the Lambda Python runtime: never bundled.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 LAYER_SIZE_LIMIT = 15 * 1024 * 1024
-# Environment variables that Lambda, Powertools or the local stack provide.
-EXEMPT_ENV_PREFIXES = ("POWERTOOLS_", "AWS_", "LANDBOT_RESUME_LOCAL")
-LAMBDA_RESERVED_ENV = {"_HANDLER", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
+# Each function's settings: the variables its code reads (from its environment, once).
+SETTINGS_OF: dict[str, type[FunctionSettings]] = {
+    "WebhookFunction": WebhookSettings,
+    "ResumeFunction": ResumeSettings,
+}
+SETTINGS_MODULE = SHARED_PACKAGE / "settings.py"
+# Powertools' own variables, which Powertools reads (the settings may read one too).
+POWERTOOLS_PREFIX = "POWERTOOLS_"
+# A parameter's constraint -> the JSON schema keyword of the same bound.
+PARAMETER_CONSTRAINTS = {
+    "MinValue": "minimum",
+    "MaxValue": "maximum",
+    "AllowedPattern": "pattern",
+    "MinLength": "minLength",
+    "MaxLength": "maxLength",
+    "AllowedValues": "enum",
+}
 WHEELS_HELP = (
     "python -m pip download --only-binary=:all: --platform manylinux2014_x86_64"
     " --python-version 3.13 --implementation cp --no-deps"
@@ -148,66 +163,38 @@ def references(value: Any) -> set[str]:
     return found
 
 
-# ----------------------------------------------------------------------------- environment scan
+# ----------------------------------------------------------------------------- environment
 
 
-def _module_constants(tree: ast.Module) -> dict[str, str]:
-    constants: dict[str, str] = {}
-    for node in tree.body:
+def settings_fields(function: str) -> dict[str, dict[str, Any]]:
+    """Variable name -> its field's JSON schema (type, default, bounds) in the function's
+    settings."""
+    schema = SETTINGS_OF[function].model_json_schema(by_alias=True)
+    return dict(schema["properties"])
+
+
+def powertools_own(name: str) -> bool:
+    return name.startswith(POWERTOOLS_PREFIX)
+
+
+_ENVIRONMENT_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+
+def environment_uses_in_source(source: str) -> list[str]:
+    """Where the source touches the process environment through the os module."""
+    uses: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
         if (
-            isinstance(node, ast.Assign | ast.AnnAssign)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
+            isinstance(node, ast.Attribute)
+            and node.attr in _ENVIRONMENT_NAMES
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
         ):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    constants[target.id] = node.value.value
-    return constants
-
-
-def _is_os_attr(node: ast.expr, attr: str) -> bool:
-    """`os.<attr>` or a bare `<attr>` (from os import <attr>)."""
-    if isinstance(node, ast.Attribute):
-        return node.attr == attr and isinstance(node.value, ast.Name) and node.value.id == "os"
-    return isinstance(node, ast.Name) and node.id == attr
-
-
-def env_reads_in_source(source: str) -> set[str]:
-    """Names read through os.environ[...], os.environ.get/setdefault(...) or os.getenv(...)."""
-    tree = ast.parse(source)
-    constants = _module_constants(tree)
-
-    def key(node: ast.expr) -> str | None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.Name):
-            return constants.get(node.id)
-        return None
-
-    keys: list[ast.expr] = []
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Subscript)
-            and isinstance(node.ctx, ast.Load)
-            and _is_os_attr(node.value, "environ")
-        ):
-            keys.append(node.slice)
-        elif isinstance(node, ast.Call) and node.args:
-            func = node.func
-            if _is_os_attr(func, "getenv") or (
-                isinstance(func, ast.Attribute)
-                and func.attr in {"get", "setdefault"}
-                and _is_os_attr(func.value, "environ")
-            ):
-                keys.append(node.args[0])
-        elif (
-            isinstance(node, ast.Compare)
-            and any(isinstance(op, ast.In | ast.NotIn) for op in node.ops)
-            and any(_is_os_attr(c, "environ") for c in node.comparators)
-        ):
-            keys.append(node.left)
-    return {name for name in map(key, keys) if name is not None}
+            uses.append((node.lineno, f"os.{node.attr}"))
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            names = {alias.name for alias in node.names} & _ENVIRONMENT_NAMES
+            uses += [(node.lineno, f"from os import {name}") for name in names]
+    return [f"line {line}: {use}" for line, use in sorted(uses)]
 
 
 def python_files(*roots: Path) -> Iterator[Path]:
@@ -215,27 +202,22 @@ def python_files(*roots: Path) -> Iterator[Path]:
         yield from (p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def env_reads(paths: Iterable[Path]) -> dict[str, set[str]]:
-    """Env var name -> files (relative to the repo) that read it."""
-    reads: dict[str, set[str]] = {}
-    for path in paths:
-        for name in env_reads_in_source(path.read_text(encoding="utf-8")):
-            reads.setdefault(name, set()).add(str(path.relative_to(ROOT)))
-    return reads
-
-
-def env_exempt(name: str) -> bool:
-    return name.startswith(EXEMPT_ENV_PREFIXES) or name in LAMBDA_RESERVED_ENV
-
-
-def test_env_scan_finds_every_read_form() -> None:
+def test_environment_scan_finds_every_form() -> None:
     source = (
-        "import os\nfrom os import environ, getenv\nNAME = 'E'\n"
+        "import os\nfrom os import environ, getenv, path\n"
         "a = os.environ['A']\nb = os.environ.get('B', '1')\nc = os.getenv('C')\n"
-        "d = environ['D']\ne = os.environ[NAME]\nf = getenv('F')\n"
-        "g = 'G' in os.environ\nos.environ['WRITTEN'] = 'x'\nh = {}.get('NOT_ENV')\n"
+        "def f(env=os.environ): ...\nos.environ['WRITTEN'] = 'x'\n"
+        "p = os.path.join('a', 'b')\nh = {}.get('NOT_ENV')\n"
     )
-    assert env_reads_in_source(source) == {"A", "B", "C", "D", "E", "F", "G"}
+    assert environment_uses_in_source(source) == [
+        "line 2: from os import environ",
+        "line 2: from os import getenv",
+        "line 3: os.environ",
+        "line 4: os.environ",
+        "line 5: os.getenv",
+        "line 6: os.environ",
+        "line 7: os.environ",
+    ]
 
 
 # ----------------------------------------------------------------------------- sam cli
@@ -378,21 +360,71 @@ def test_handler_exists_and_is_defined(function: str) -> None:
     assert attribute in defined, f"{path.relative_to(ROOT)} defines no `{attribute}`"
 
 
+def settings_read_at_import(path: Path) -> list[str]:
+    """The classes whose from_environ() the module's top level calls."""
+    read = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        call = node.value if isinstance(node, ast.Assign) else None
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "from_environ"
+            and isinstance(call.func.value, ast.Name)
+        ):
+            read.append(call.func.value.id)
+    return read
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_reads_its_settings_once_at_init(function: str) -> None:
+    path, _ = handler_file(function)
+    settings = SETTINGS_OF[function].__name__
+    assert settings_read_at_import(path) == [settings], (
+        f"{path.relative_to(ROOT)} must read {settings}.from_environ() once, at import"
+    )
+
+
+def test_only_the_settings_read_the_environment() -> None:
+    roots = [SHARED_PACKAGE, *(code_dir(function) for function in FUNCTIONS)]
+    uses = {
+        str(path.relative_to(ROOT)): found
+        for path in python_files(*roots)
+        if path != SETTINGS_MODULE
+        and (found := environment_uses_in_source(path.read_text(encoding="utf-8")))
+    }
+    assert uses == {}, "read the environment in landbot_resume/settings.py only"
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_env_var_the_code_reads_is_defined(function: str) -> None:
-    reads = env_reads(python_files(SHARED_PACKAGE, code_dir(function)))
-    defined = set(function_env(function))
-    missing = {name: sorted(files) for name, files in reads.items() if name not in defined}
-    missing = {name: files for name, files in missing.items() if not env_exempt(name)}
-    assert missing == {}, f"{function} lacks environment variables read by {missing}"
+    read = {name for name in settings_fields(function) if not powertools_own(name)}
+    assert read - set(function_env(function)) == set(), f"{function} lacks them in template.yaml"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_function_env_var_is_read(function: str) -> None:
-    """A variable set on a function but read by no code is a typo or dead configuration."""
-    reads = env_reads(python_files(SHARED_PACKAGE, code_dir(function)))
-    own = RESOURCES[function]["Properties"].get("Environment", {}).get("Variables", {})
-    assert {name for name in own if name not in reads and not env_exempt(name)} == set()
+    """A variable set on a function but read by no code is a typo or dead configuration.
+    Powertools reads its own (POWERTOOLS_*)."""
+    defined = {name for name in function_env(function) if not powertools_own(name)}
+    assert defined - set(settings_fields(function)) == set()
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_parameters_and_settings_agree_on_defaults_and_bounds(function: str) -> None:
+    fields = settings_fields(function)
+    fed = {
+        name: value
+        for name, value in function_env(function).items()
+        if name in fields and isinstance(value, dict) and value.get("Ref") in PARAMETERS
+    }
+    assert fed, f"no parameter feeds a setting of {function}"
+    for name, ref in fed.items():
+        field, parameter = fields[name], PARAMETERS[ref["Ref"]]
+        kinds = ["string"] if parameter["Type"] == "String" else ["integer", "number"]
+        assert field["type"] in kinds, f"{name}: a {field['type']}, its parameter a {kinds}"
+        assert field.get("default") == param_default(ref), f"{name}: not the parameter's default"
+        for constraint, keyword in PARAMETER_CONSTRAINTS.items():
+            assert field.get(keyword) == parameter.get(constraint), f"{name}: {constraint} differs"
 
 
 def test_timeouts_leave_room_for_landbot() -> None:

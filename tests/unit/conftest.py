@@ -1,4 +1,5 @@
-"""Unit tests: AWS is moto in-process (mock_aws), Landbot is an in-memory fake."""
+"""Unit tests: AWS is moto in-process (mock_aws); Landbot, and the store in the domain's
+tests, are in-memory fakes (tests/fakes.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import boto3
 import pytest
 
 from devstack.template import load_template
-from landbot_resume.landbot import LandbotError
-from landbot_resume.store import ProcessStore
+from landbot_resume.store import DynamoDBProcessStore
+from tests.fakes import FakeLandbot
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def dynamodb(aws_in_process: None) -> Any:
 
 
 @pytest.fixture
-def store(dynamodb: Any) -> ProcessStore:
+def store(dynamodb: Any) -> DynamoDBProcessStore:
     """The processes table exactly as template.yaml declares it."""
     spec = load_template()["Resources"]["ProcessesTable"]["Properties"]
     dynamodb.create_table(
@@ -27,30 +28,7 @@ def store(dynamodb: Any) -> ProcessStore:
         KeySchema=spec["KeySchema"],
         BillingMode=spec["BillingMode"],
     )
-    return ProcessStore("processes", client=dynamodb)
-
-
-class FakeLandbot:
-    """Behaves like LandbotClient towards the domain: records calls, fails on request."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.failures: dict[str, list[LandbotError]] = {"set_field": [], "assign_bot": []}
-
-    def fail_next(self, operation: str, error: LandbotError) -> None:
-        self.failures[operation].append(error)
-
-    def _maybe_fail(self, operation: str) -> None:
-        if self.failures[operation]:
-            raise self.failures[operation].pop(0)
-
-    def set_field(self, customer_id: int, field: str, value: dict[str, Any]) -> None:
-        self._maybe_fail("set_field")
-        self.calls.append(("set_field", (customer_id, field, value)))
-
-    def assign_bot(self, customer_id: int, bot_id: int, node_id: str) -> None:
-        self._maybe_fail("assign_bot")
-        self.calls.append(("assign_bot", (customer_id, bot_id, node_id)))
+    return DynamoDBProcessStore("processes", client=dynamodb)
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from devstack.samples import sqs_event
 from landbot_resume.events import InvalidMessage, completion_from_message
 from landbot_resume.models import MAX_DATA_BYTES, Completion, ProcessRequest, Status
 from landbot_resume.processes import create_process
-from landbot_resume.store import ProcessStore
-from tests.unit.conftest import FakeLandbot
+from landbot_resume.store import DynamoDBProcessStore
+from tests.fakes import FakeLandbot
 
 # The README's words, written out independently of the code under test.
 DOCUMENTED_ID = re.compile(r"pr_[0-9a-f]{32}", re.ASCII)
@@ -385,7 +385,10 @@ def atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def resume_app(
-    monkeypatch: pytest.MonkeyPatch, store: ProcessStore, landbot: FakeLandbot, atomic_writes: None
+    monkeypatch: pytest.MonkeyPatch,
+    store: DynamoDBProcessStore,
+    landbot: FakeLandbot,
+    atomic_writes: None,
 ) -> Iterator[ModuleType]:
     """The resume function's module on moto, with the fake Landbot."""
     for name, value in {
@@ -454,7 +457,7 @@ def invoke(module: ModuleType, event: dict[str, Any]) -> set[str]:
 )
 @given(records)
 def test_the_handler_hands_back_exactly_the_records_it_cannot_process(
-    resume_app: ModuleType, store: ProcessStore, landbot: FakeLandbot, records: list[Any]
+    resume_app: ModuleType, store: DynamoDBProcessStore, landbot: FakeLandbot, records: list[Any]
 ) -> None:
     customers = [next(CUSTOMER_IDS) for _ in range(3)]
     waiting = [

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from landbot_resume.ratelimit import Permit, RateLimitTimeout, SharedRateLimiter
-from landbot_resume.store import ProcessStore
+from landbot_resume.ports import RateLimitTimeout
+from landbot_resume.ratelimit import Permit, SharedRateLimiter
+from landbot_resume.store import DynamoDBProcessStore
 
 
 class Clock:
@@ -26,7 +27,7 @@ class Clock:
         self.slept += seconds
 
 
-def limiter(store: ProcessStore, clock: Clock, limit: int = 10) -> SharedRateLimiter:
+def limiter(store: DynamoDBProcessStore, clock: Clock, limit: int = 10) -> SharedRateLimiter:
     client: Any = store._client
     return SharedRateLimiter(
         store.table_name, limit, window=1.0, client=client, clock=clock, sleep=clock.sleep
@@ -38,7 +39,7 @@ def max_in_any_window(times: list[float], window: float = 1.0) -> int:
     return max(sum(1 for t in times if start <= t < start + window) for start in times)
 
 
-def test_a_burst_up_to_the_limit_goes_at_once(store: ProcessStore) -> None:
+def test_a_burst_up_to_the_limit_goes_at_once(store: DynamoDBProcessStore) -> None:
     clock = Clock()
     one = limiter(store, clock)
     for _ in range(10):
@@ -49,7 +50,7 @@ def test_a_burst_up_to_the_limit_goes_at_once(store: ProcessStore) -> None:
 
 
 def test_containers_sharing_the_table_never_exceed_the_limit_together(
-    store: ProcessStore,
+    store: DynamoDBProcessStore,
 ) -> None:
     clock = Clock()
     containers = [limiter(store, clock) for _ in range(3)]
@@ -63,7 +64,7 @@ def test_containers_sharing_the_table_never_exceed_the_limit_together(
     assert len(taken) / (taken[-1] - taken[0]) > 9.0
 
 
-def test_no_permit_before_the_deadline_is_a_timeout(store: ProcessStore) -> None:
+def test_no_permit_before_the_deadline_is_a_timeout(store: DynamoDBProcessStore) -> None:
     clock = Clock()
     one = limiter(store, clock, limit=2)
     one.acquire(deadline=clock.now + 1)
@@ -74,7 +75,7 @@ def test_no_permit_before_the_deadline_is_a_timeout(store: ProcessStore) -> None
 
 
 def test_a_call_that_may_have_arrived_late_delays_its_permits_next_use(
-    store: ProcessStore,
+    store: DynamoDBProcessStore,
 ) -> None:
     clock = Clock()
     one = SharedRateLimiter(
@@ -88,7 +89,7 @@ def test_a_call_that_may_have_arrived_late_delays_its_permits_next_use(
     assert clock.now - first.stamped >= 0.5 + 1.0
 
 
-def test_a_fast_call_leaves_its_permit_alone(store: ProcessStore) -> None:
+def test_a_fast_call_leaves_its_permit_alone(store: DynamoDBProcessStore) -> None:
     clock = Clock()
     one = SharedRateLimiter(
         store.table_name, 1, window=1.05, client=store._client, clock=clock, sleep=clock.sleep
@@ -112,7 +113,7 @@ class HeldWrites:
         return self._client.update_item(**kwargs)
 
 
-def stamp_in_table(store: ProcessStore, permit: int) -> float:
+def stamp_in_table(store: DynamoDBProcessStore, permit: int) -> float:
     item = store._client.get_item(
         TableName=store.table_name, Key={"pk": {"S": f"ratelimit#landbot#{permit}"}}
     )["Item"]
@@ -124,7 +125,7 @@ def is_move(request: dict[str, Any]) -> bool:
 
 
 def after_a_late_call(
-    store: ProcessStore, clock: Clock, during_write: Any
+    store: DynamoDBProcessStore, clock: Clock, during_write: Any
 ) -> tuple[SharedRateLimiter, Permit]:
     """A one-permit limiter whose writes run `during_write`, after a call that took 0.5 s
     (longer than the window's margin, so done() moves the permit's stamp)."""
@@ -141,7 +142,9 @@ def after_a_late_call(
     return one, permit
 
 
-def test_the_caller_does_not_wait_for_a_late_call_to_be_recorded(store: ProcessStore) -> None:
+def test_the_caller_does_not_wait_for_a_late_call_to_be_recorded(
+    store: DynamoDBProcessStore,
+) -> None:
     clock = Clock()
     recorded = threading.Event()
 
@@ -159,7 +162,7 @@ def test_the_caller_does_not_wait_for_a_late_call_to_be_recorded(store: ProcessS
     one.flush()
 
 
-def test_flush_waits_for_the_record_of_a_late_call(store: ProcessStore) -> None:
+def test_flush_waits_for_the_record_of_a_late_call(store: DynamoDBProcessStore) -> None:
     clock = Clock()
 
     def slow_moves(request: dict[str, Any]) -> None:
@@ -172,7 +175,7 @@ def test_flush_waits_for_the_record_of_a_late_call(store: ProcessStore) -> None:
     assert stamp_in_table(store, 0) == pytest.approx(clock.now - 0.05, abs=0.001)
 
 
-def test_a_failed_record_of_a_late_call_is_raised_by_flush(store: ProcessStore) -> None:
+def test_a_failed_record_of_a_late_call_is_raised_by_flush(store: DynamoDBProcessStore) -> None:
     clock = Clock()
 
     def throttled(request: dict[str, Any]) -> None:

@@ -2,17 +2,22 @@ from __future__ import annotations
 
 import pytest
 
-from landbot_resume.landbot import LandbotError
 from landbot_resume.models import Completion, ProcessRequest, Status
+from landbot_resume.ports import LandbotError, ProcessStore, UnknownProcess
 from landbot_resume.processes import create_process
 from landbot_resume.resume import ProcessBusy, ResumeResult, resume_process
-from landbot_resume.store import ProcessStore, UnknownProcess
-from tests.unit.conftest import FakeLandbot
+from tests.fakes import FakeLandbot, InMemoryProcessStore
 
 NOW = 1_795_000_000
 REQUEST = ProcessRequest(
     bot_id=1010178, node_id="Nkqgn6xkf", customer_id=42, field="payment", reference="order-7"
 )
+
+
+@pytest.fixture
+def store() -> ProcessStore:
+    """The domain alone: the store is the in-memory fake (test_store.py keeps it honest)."""
+    return InMemoryProcessStore()
 
 
 @pytest.fixture

@@ -1,58 +1,23 @@
-"""LandbotClient: the two Landbot API calls that resume a parked bot (Set, then Go)."""
+"""LandbotClient: the LandbotApi port (ports.py) over HTTP, the two Landbot API calls that
+resume a parked bot (Set, then Go)."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-DEFAULT_API_URL = "https://api.landbot.io/v1/"
+from landbot_resume.ports import LandbotError, RateLimiter
+
 # Connect and read timeouts: a Landbot call that hangs must not eat the function's time.
-DEFAULT_TIMEOUT = (3.05, 10.0)
+CONNECT_TIMEOUT_SECONDS = 3.05
+DEFAULT_TIMEOUT = (CONNECT_TIMEOUT_SECONDS, 10.0)
 _jitter = random.SystemRandom()
-
-
-class LandbotError(Exception):
-    """A Landbot call that did not succeed.
-
-    `retryable`: trying again may succeed (429, 5xx, timeouts, connection errors).
-    `ambiguous`: the request may have reached Landbot and been applied although no answer
-    came back (a read timeout, a connection dropped after sending).
-    """
-
-    def __init__(
-        self,
-        operation: str,
-        problem: str,
-        *,
-        status: int | None = None,
-        retryable: bool,
-        ambiguous: bool = False,
-    ) -> None:
-        super().__init__(f"{operation} {problem}")
-        self.operation = operation
-        self.status = status
-        self.retryable = retryable
-        self.ambiguous = ambiguous
-
-
-class RateLimiter(Protocol):
-    def acquire(self, deadline: float) -> Any: ...
-
-    def done(self, permit: Any) -> None: ...
-
-
-class LandbotApi(Protocol):
-    """The port the domain resumes bots through; LandbotClient is the real adapter."""
-
-    def set_field(self, customer_id: int, field: str, value: dict[str, Any]) -> None: ...
-
-    def assign_bot(self, customer_id: int, bot_id: int, node_id: str) -> None: ...
 
 
 class LandbotClient:
@@ -65,7 +30,7 @@ class LandbotClient:
     def __init__(
         self,
         token: Callable[[], str],
-        base_url: str = DEFAULT_API_URL,
+        base_url: str,
         *,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,

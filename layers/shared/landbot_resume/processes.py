@@ -7,7 +7,7 @@ import json
 import uuid
 
 from landbot_resume.models import Process, ProcessRequest, Status, iso
-from landbot_resume.store import ProcessStore
+from landbot_resume.ports import ProcessStore
 
 
 def new_process_id() -> str:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
+from landbot_resume.ports import RateLimitTimeout
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -36,10 +38,6 @@ _PERMIT_TTL_SECONDS = 3600
 class Permit:
     index: int
     stamped: float
-
-
-class RateLimitTimeout(Exception):
-    """No permit frees up before the caller's deadline."""
 
 
 class SharedRateLimiter:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from landbot_resume.landbot import LandbotApi, LandbotError
 from landbot_resume.models import Completion, Status
-from landbot_resume.store import ProcessStore
+from landbot_resume.ports import LandbotApi, LandbotError, ProcessStore
 
 # How long a claim keeps other deliveries away: longer than one invocation (so two never
 # work on one process), shorter than the queue's visibility timeout (so the retry of a

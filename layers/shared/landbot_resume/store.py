@@ -1,4 +1,5 @@
-"""ProcessStore: the processes table behind a small interface; nothing above it touches boto3.
+"""DynamoDBProcessStore: the process store port on the processes table; nothing above it
+touches boto3.
 
 Every state change is a conditional write, so two deliveries of one event, or two events for
 one process, can never both resume it.
@@ -7,7 +8,6 @@ one process, can never both resume it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -15,6 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from landbot_resume.models import Process, Status, iso
+from landbot_resume.ports import Claim, UnknownProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,19 +25,10 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-class UnknownProcess(LookupError):
-    """No process has this id (never created, or deleted after its expiry)."""
+class DynamoDBProcessStore:
+    """The ProcessStore port (ports.py) on DynamoDB. A move by anyone but the claim holder
+    raises botocore's ClientError (ConditionalCheckFailedException)."""
 
-
-@dataclass(frozen=True)
-class Claim:
-    """The result of trying to claim a process for resuming."""
-
-    process: Process
-    claimed: bool
-
-
-class ProcessStore:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._client = client or boto3.client("dynamodb")

@@ -1,0 +1,72 @@
+"""Each function's configuration: its environment variables, read once at init and checked.
+
+Every field is named after its variable (the alias) and carries its default and bounds; where
+a template.yaml parameter feeds the variable, they are the parameter's (a test checks it).
+No other module reads the environment: the handlers pass these values on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+
+DEFAULT_LANDBOT_API_URL = "https://api.landbot.io/v1/"
+# DynamoDB's rule for table names.
+TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
+URL_PATTERN = r"^https?://\S+$"
+
+
+class ConfigurationError(ValueError):
+    """The environment lacks a variable or holds an invalid one. The message names each
+    variable at fault and what is wrong with it, never its value (it may be a secret)."""
+
+
+class FunctionSettings(BaseModel):
+    """What every function reads."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+    processes_table: str = Field(alias="PROCESSES_TABLE", pattern=TABLE_NAME_PATTERN)
+    # Powertools' own variable for its cache, with a longer default than its 5 s: one Secrets
+    # Manager call per container every 5 minutes, and a rotated secret reaches every warm
+    # container within that time, without a deploy.
+    secret_max_age_seconds: int = Field(300, alias="POWERTOOLS_PARAMETERS_MAX_AGE", ge=0)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Self:
+        """The settings `environ` holds; ConfigurationError names every variable at fault."""
+        try:
+            return cls.model_validate(dict(environ))
+        except ValidationError as error:
+            # Not chained: the one message says it all (and pydantic hides the values anyway).
+            problems = "; ".join(_problem(item) for item in error.errors())
+            raise ConfigurationError(f"invalid environment: {problems}") from None
+
+
+class WebhookSettings(FunctionSettings):
+    webhook_token_secret: str = Field(alias="WEBHOOK_TOKEN_SECRET", min_length=1)
+    process_ttl_seconds: int = Field(604800, alias="PROCESS_TTL_SECONDS", ge=60)
+    retry_window_seconds: int = Field(120, alias="RETRY_WINDOW_SECONDS", ge=0)
+
+
+class ResumeSettings(FunctionSettings):
+    landbot_token_secret: str = Field(alias="LANDBOT_TOKEN_SECRET", min_length=1)
+    landbot_api_url: str = Field(
+        DEFAULT_LANDBOT_API_URL, alias="LANDBOT_API_URL", pattern=URL_PATTERN
+    )
+    # Requests per second for the agent token, shared by every container; 0 turns it off.
+    landbot_rate_limit: int = Field(10, alias="LANDBOT_RATE_LIMIT", ge=0)
+    # The read timeout of one Landbot call.
+    landbot_timeout_seconds: float = Field(
+        10.0, alias="LANDBOT_TIMEOUT_SECONDS", ge=1, le=20, allow_inf_nan=False
+    )
+
+
+def _problem(item: ErrorDetails) -> str:
+    variable = ".".join(str(part) for part in item["loc"])
+    message = "must be set" if item["type"] == "missing" else item["msg"]
+    return f"{variable}: {message}"
