@@ -22,6 +22,8 @@ from bench.cold_start import (
     pinned_requirements,
     runtime_dir,
 )
+from landbot_resume.models import Process, ProcessView
+from landbot_resume.store import ProcessStore
 from tests.cfn import ROOT, load_template
 
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -519,10 +521,30 @@ def test_processes_table() -> None:
     props = table["Properties"]
     assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert {"AttributeName": "pk", "AttributeType": "S"} in props["AttributeDefinitions"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_the_status_index_holds_what_the_listing_shows() -> None:
+    """`landbot-resume processes list` queries it for ProcessViews, newest first."""
+    props = RESOURCES["ProcessesTable"]["Properties"]
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == ProcessStore.STATUS_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    # Strings (ISO 8601 UTC times sort as strings) that every process has, and nothing else.
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "status", "created_at")
+    ]
+    assert all(Process.model_fields[name].is_required() for name in ("status", "created_at"))
+    # Projected: the table's key (the process id), the index's keys and what a view shows.
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    projected = {"process_id", "status", "created_at", *index["Projection"]["NonKeyAttributes"]}
+    assert projected == set(ProcessView.model_fields)
 
 
 @pytest.mark.parametrize("secret", sorted(resources_of_type("AWS::SecretsManager::Secret")))

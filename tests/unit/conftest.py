@@ -26,6 +26,7 @@ def store(dynamodb: Any) -> ProcessStore:
         AttributeDefinitions=spec["AttributeDefinitions"],
         KeySchema=spec["KeySchema"],
         BillingMode=spec["BillingMode"],
+        GlobalSecondaryIndexes=spec["GlobalSecondaryIndexes"],
     )
     return ProcessStore("processes", client=dynamodb)
 
