@@ -24,6 +24,7 @@ $(VENV)/.installed: pyproject.toml layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
 	$(BIN)/python -m pip install --quiet -r layers/shared/requirements.txt --group dev
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip download --quiet $(LAYER_WHEEL_ARGS) -r layers/shared/requirements.txt -d $(WHEELS)
 	touch $@
 
@@ -38,9 +39,11 @@ chaos: install
 	python -m tests.stack chaos $(CHAOS_ARGS)
 
 # Replays the dead-letter queue into the completion queue: on the local stack (while
-# `make run` runs), or on a deployed one with STACK=<stack name> [REGION=<region>].
+# `make run` runs; ENDPOINT_URL=... for another port), or on a deployed one with
+# STACK=<stack name> [REGION=<region>].
+ENDPOINT_URL ?= http://127.0.0.1:5000
 redrive: install
-	python -m tests.stack redrive $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
+	landbot-resume redrive $(if $(STACK),--stack $(STACK),--endpoint-url $(ENDPOINT_URL)) $(if $(REGION),--region $(REGION))
 
 # Rewrites docs/openapi.json from the webhook function's routes and models (a test checks it).
 openapi: install

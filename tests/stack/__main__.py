@@ -1,5 +1,5 @@
 """The local stack's command line:
-`python -m tests.stack run|demo|send-event|redrive|chaos|openapi`."""
+`python -m tests.stack run|demo|send-event|chaos|openapi`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from tests.stack import chaos, demo, openapi, redrive
+from tests.stack import chaos, demo, openapi
 from tests.stack.aws import CREDENTIALS, REGION, bus_entry
 from tests.stack.samples import STRIPE_SAMPLES, stripe_event
 from tests.stack.stack import LocalStack, Ports
@@ -87,11 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--aws", default="http://127.0.0.1:5000")
     send.add_argument("--bus", default="default")
     commands.add_parser("chaos", help="the chaos run (options: chaos --help)", add_help=False)
-    redrive.add_arguments(
-        commands.add_parser(
-            "redrive", help="replay the dead-letter queue into the completion queue"
-        )
-    )
     document = commands.add_parser("openapi", help="rewrite docs/openapi.json from the code")
     document.add_argument("--output", help="another file, or - for stdout")
     args, extra = parser.parse_known_args(argv)
@@ -103,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     if args.command == "demo":
         return demo.main()
-    if args.command == "redrive":
-        return redrive.cli(args)
     if args.command == "openapi":
         return openapi.main(args.output)
     return send_event(args)

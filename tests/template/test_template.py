@@ -314,6 +314,13 @@ def test_layer_leaves_boto3_to_the_runtime(build_dir: Path) -> None:
     assert bundled == []
 
 
+def test_layer_leaves_the_operators_cli_out(build_dir: Path) -> None:
+    package = build_dir / "SharedLayer" / "python" / "landbot_resume"
+    assert (package / "store.py").is_file()
+    assert not (package / "cli").exists()
+    assert (SHARED_PACKAGE / "cli" / "__init__.py").is_file()  # it is left out, not missing
+
+
 def test_layer_is_small(build_dir: Path) -> None:
     layer = build_dir / "SharedLayer"
     size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
