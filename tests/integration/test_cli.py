@@ -119,6 +119,11 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def deployed_at(name: str, region: str, endpoint: str) -> list[str]:
+    """The options naming a deployed stack (reached at the test's moto server)."""
+    return ["--stack", name, "--region", region, "--endpoint-url", endpoint]
+
+
 def listed(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines()]
 
@@ -170,20 +175,12 @@ def test_list_by_status(
 def test_limit_keeps_the_newest(
     endpoint: str, stories: list[tuple[str, Status]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, out, _ = run(capsys, "processes", "list", "--limit", "3", "--endpoint-url", endpoint)
+    command = ["processes", "list", "--endpoint-url", endpoint]
+
+    _, out, _ = run(capsys, *command, "--limit", "3")
     assert [line["process_id"] for line in listed(out)] == [pid for pid, _ in stories[:-4:-1]]
 
-    _, out, _ = run(
-        capsys,
-        "processes",
-        "list",
-        "--status",
-        "FAILED",
-        "--limit",
-        "1",
-        "--endpoint-url",
-        endpoint,
-    )
+    _, out, _ = run(capsys, *command, "--status", "FAILED", "--limit", "1")
     assert [line["process_id"] for line in listed(out)] == [stories[4][0]]
 
 
@@ -276,17 +273,7 @@ def test_a_deployed_stack_is_found_by_name_and_region(
         dynamodb = client("dynamodb", endpoint, region)
         process = start(ProcessStore(outputs[TABLE_OUTPUT], client=dynamodb), NOW)
 
-        code, out, _ = run(
-            capsys,
-            "processes",
-            "list",
-            "--stack",
-            name,
-            "--region",
-            region,
-            "--endpoint-url",
-            endpoint,
-        )
+        code, out, _ = run(capsys, "processes", "list", *deployed_at(name, region, endpoint))
 
     assert code == 0
     assert [line["process_id"] for line in listed(out)] == [process.process_id]
@@ -300,7 +287,7 @@ def test_the_local_stack_in_another_region(
     )
 
     assert (code, out) == (2, "")
-    assert err == (f"landbot-resume: no stack named {LOCAL_STACK} in eu-central-1 at {endpoint}\n")
+    assert err == f"landbot-resume: no stack named {LOCAL_STACK} in eu-central-1 at {endpoint}\n"
 
 
 @pytest.mark.usefixtures("aws_env")
@@ -308,16 +295,7 @@ def test_an_unknown_stack_is_named_with_its_region(
     endpoint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for command in (["processes", "list"], ["processes", "show", f"pr_{'0' * 32}"], ["redrive"]):
-        code, out, err = run(
-            capsys,
-            *command,
-            "--stack",
-            "no-such-stack",
-            "--region",
-            REGION,
-            "--endpoint-url",
-            endpoint,
-        )
+        code, out, err = run(capsys, *command, *deployed_at("no-such-stack", REGION, endpoint))
 
         assert (code, out) == (2, "")
         assert err == f"landbot-resume: no stack named no-such-stack in {REGION} at {endpoint}\n"
@@ -327,17 +305,7 @@ def test_an_unknown_stack_is_named_with_its_region(
 def test_a_stack_without_the_outputs(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
     name = f"no-outputs-{next(_names)}"
     with deployed(endpoint, name, stack_template(outputs=("CompletionQueueUrl",))):
-        code, _, err = run(
-            capsys,
-            "processes",
-            "list",
-            "--stack",
-            name,
-            "--region",
-            REGION,
-            "--endpoint-url",
-            endpoint,
-        )
+        code, _, err = run(capsys, "processes", "list", *deployed_at(name, REGION, endpoint))
 
     assert code == 2
     assert err == f"landbot-resume: stack {name} has no output {TABLE_OUTPUT}\n"
@@ -365,15 +333,7 @@ def test_no_credentials_says_how_to_give_them(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
     code, out, err = run(
-        capsys,
-        "processes",
-        "list",
-        "--stack",
-        "landbot-resume",
-        "--region",
-        REGION,
-        "--endpoint-url",
-        endpoint,
+        capsys, "processes", "list", *deployed_at("landbot-resume", REGION, endpoint)
     )
 
     assert (code, out) == (2, "")
