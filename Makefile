@@ -27,6 +27,7 @@ $(VENV)/.installed: pyproject.toml layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
 	$(BIN)/python -m pip install --quiet -r layers/shared/requirements.txt --group dev
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip download --quiet $(LAYER_WHEEL_ARGS) -r layers/shared/requirements.txt -d $(WHEELS)
 	touch $@
 
@@ -42,9 +43,11 @@ chaos: install ## the chaos run: 500 processes, duplicate events, a faulty Landb
 	python -m devstack chaos $(CHAOS_ARGS)
 
 # Replays the dead-letter queue into the completion queue: on the local stack (while
-# `make run` runs), or on a deployed one with STACK=<stack name> [REGION=<region>].
+# `make run` runs; ENDPOINT_URL=... for another port), or on a deployed one with
+# STACK=<stack name> [REGION=<region>].
+ENDPOINT_URL ?= http://127.0.0.1:5000
 redrive: install ## replay the dead-letter queue (local stack, or STACK=<name> [REGION=...])
-	python -m tests.stack redrive $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
+	landbot-resume redrive $(if $(STACK),--stack $(STACK),--endpoint-url $(ENDPOINT_URL)) $(if $(REGION),--region $(REGION))
 
 # Files generated from the code and committed (a test fails while one is stale).
 generated: install ## rewrite docs/openapi.json and the layer's cold-start module list

@@ -161,11 +161,10 @@ def create_resources(
     dynamodb, sqs = resources.client("dynamodb"), resources.client("sqs")
     for logical in [name for name, kind in types.items() if kind == "AWS::DynamoDB::Table"]:
         spec = props[logical]
+        # The properties CreateTable takes as the template writes them (indexes included).
+        same = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
         dynamodb.create_table(
-            TableName=named(logical),
-            AttributeDefinitions=spec["AttributeDefinitions"],
-            KeySchema=spec["KeySchema"],
-            BillingMode=spec["BillingMode"],
+            TableName=named(logical), **{key: spec[key] for key in same if key in spec}
         )
         if "TimeToLiveSpecification" in spec:
             dynamodb.update_time_to_live(

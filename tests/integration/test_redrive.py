@@ -1,33 +1,23 @@
-"""The DLQ redrive against a moto server of its own: the function, and the CLI on the local
-stack's queue names and on a CloudFormation stack's outputs.
-
-moto keeps one state per process, shared with the session stack's server: every queue and
-stack here has a name of its own."""
+"""The DLQ redrive against a moto server of its own: the function, and `landbot-resume
+redrive` on the local stack (`--endpoint-url`) and on a deployed stack (`--stack`), both found
+through their CloudFormation outputs."""
 
 from __future__ import annotations
 
 import itertools
 import json
-import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.cfn import load_template
-from tests.stack import redrive as redrive_module
-from tests.stack.__main__ import main
-from tests.stack.aws import ACCOUNT, CREDENTIALS, REGION, STACK_NAME
-from tests.stack.redrive import (
-    DLQ_OUTPUT,
-    LOCAL_DLQ_NAME,
-    LOCAL_QUEUE_NAME,
-    RedriveReport,
-    redrive,
-)
-from tests.stack.samples import stripe_event
+from devstack.aws import ACCOUNT, CREDENTIALS, REGION
+from devstack.samples import stripe_event
+from landbot_resume.cli import main
+from landbot_resume.cli.redrive import RedriveReport, redrive
+from landbot_resume.cli.stack import DLQ_OUTPUT, LOCAL_STACK
+from tests.integration.cli_stacks import client, deployed, moto_server, stack_template
 
 _names = itertools.count(1)
 
@@ -47,43 +37,11 @@ ERROR_ATTRIBUTES = {
 # A producer's own attribute, which must survive the replay.
 OWN_ATTRIBUTES = {"origin": {"DataType": "String", "StringValue": "billing"}}
 
-# The template's queues, for the CloudFormation stack the `--stack` path reads.
-STACK_TEMPLATE = {
-    "Resources": {
-        "CompletionDeadLetterQueue": {
-            "Type": "AWS::SQS::Queue",
-            "Properties": {"MessageRetentionPeriod": 1209600},
-        },
-        "CompletionQueue": {
-            "Type": "AWS::SQS::Queue",
-            "Properties": {
-                "VisibilityTimeout": 180,
-                "RedrivePolicy": {
-                    "deadLetterTargetArn": {"Fn::GetAtt": ["CompletionDeadLetterQueue", "Arn"]},
-                    "maxReceiveCount": 5,
-                },
-            },
-        },
-    },
-    "Outputs": {
-        "CompletionQueueUrl": {"Value": {"Ref": "CompletionQueue"}},
-        "DeadLetterQueueUrl": {"Value": {"Ref": "CompletionDeadLetterQueue"}},
-    },
-}
-
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
@@ -260,61 +218,56 @@ def test_a_rejected_entry_stays_and_its_batch_moves(sqs: Any, queues: tuple[str,
     )
 
 
-def test_the_local_names_are_the_templates_queues() -> None:
-    resources = load_template()["Resources"]
-    for name in (LOCAL_DLQ_NAME, LOCAL_QUEUE_NAME):
-        prefix, _, logical = name.partition("-Completion")
-        assert prefix == STACK_NAME
-        assert resources[f"Completion{logical}"]["Type"] == "AWS::SQS::Queue"
-
-
-def test_cli_on_the_local_stack_queues(
-    sqs: Any, endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_cli_on_the_local_stack(
+    sqs: Any, endpoint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Every moto server of a process shares one backend: the local stack's own names would be
-    # the session stack's queues (polled by its resume function) when the whole suite runs.
-    prefix = f"local-{next(_names)}"
-    dlq, queue = create_queues(sqs, prefix)
-    monkeypatch.setattr(redrive_module, "LOCAL_DLQ_NAME", f"{prefix}-CompletionDeadLetterQueue")
-    monkeypatch.setattr(redrive_module, "LOCAL_QUEUE_NAME", f"{prefix}-CompletionQueue")
-    letters = dead_letters(3)
-    fill(sqs, dlq, letters)
+    """`--endpoint-url` alone: the queues of the stack the local stack registers."""
+    with deployed(endpoint, LOCAL_STACK, stack_template()) as outputs:
+        dlq, queue = outputs["DeadLetterQueueUrl"], outputs["CompletionQueueUrl"]
+        letters = dead_letters(3)
+        fill(sqs, dlq, letters)
 
-    assert main(["redrive", "--dry-run", "--endpoint-url", endpoint]) == 0
-    assert capsys.readouterr().out.startswith("3 message(s) waiting in ")
-    assert depth(sqs, dlq) == (3, 0)
-    assert depth(sqs, queue) == (0, 0)
+        assert main(["redrive", "--dry-run", "--endpoint-url", endpoint]) == 0
+        assert capsys.readouterr().out == f"3 message(s) waiting in {dlq}\n"
+        assert depth(sqs, dlq) == (3, 0)
+        assert depth(sqs, queue) == (0, 0)
 
-    assert main(["redrive", "--endpoint-url", endpoint]) == 0
-    assert capsys.readouterr().out.startswith("moved 3, failed 0: ")
-    assert depth(sqs, dlq) == (0, 0)
-    assert sorted(m["Body"] for m in drain(sqs, queue)) == sorted(body for body, _ in letters)
+        assert main(["redrive", "--endpoint-url", endpoint]) == 0
+        assert capsys.readouterr().out == f"moved 3, failed 0: {dlq} -> {queue}\n"
+        assert depth(sqs, dlq) == (0, 0)
+        assert sorted(m["Body"] for m in drain(sqs, queue)) == sorted(b for b, _ in letters)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    name: str
+    dlq: str
+    queue: str
 
 
 @pytest.fixture
-def stack_name(endpoint: str) -> str:
+def deployed_stack(endpoint: str) -> Iterator[Deployed]:
     name = f"landbot-resume-{next(_names)}"
-    cloudformation = client("cloudformation", endpoint)
-    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(STACK_TEMPLATE))
-    status = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-    assert status == "CREATE_COMPLETE"
-    return name
-
-
-def stack_queues(endpoint: str, name: str) -> tuple[str, str]:
-    described = client("cloudformation", endpoint).describe_stacks(StackName=name)["Stacks"][0]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
-    return outputs["DeadLetterQueueUrl"], outputs["CompletionQueueUrl"]
+    with deployed(endpoint, name, stack_template()) as outputs:
+        yield Deployed(name, outputs["DeadLetterQueueUrl"], outputs["CompletionQueueUrl"])
 
 
 @pytest.mark.usefixtures("aws_env")
 def test_cli_on_a_deployed_stack(
-    sqs: Any, endpoint: str, stack_name: str, capsys: pytest.CaptureFixture[str]
+    sqs: Any, endpoint: str, deployed_stack: Deployed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dlq, queue = stack_queues(endpoint, stack_name)
+    dlq, queue = deployed_stack.dlq, deployed_stack.queue
     letters = dead_letters(11)
     fill(sqs, dlq, letters)
-    args = ["redrive", "--stack", stack_name, "--region", REGION, "--endpoint-url", endpoint]
+    args = [
+        "redrive",
+        "--stack",
+        deployed_stack.name,
+        "--region",
+        REGION,
+        "--endpoint-url",
+        endpoint,
+    ]
 
     assert main([*args, "--dry-run"]) == 0
     assert capsys.readouterr().out == f"11 message(s) waiting in {dlq}\n"
@@ -328,39 +281,29 @@ def test_cli_on_a_deployed_stack(
 
 @pytest.mark.usefixtures("aws_env")
 def test_cli_exits_1_and_keeps_the_messages_when_sending_fails(
-    sqs: Any, endpoint: str, stack_name: str, capsys: pytest.CaptureFixture[str]
+    sqs: Any, endpoint: str, deployed_stack: Deployed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dlq, queue = stack_queues(endpoint, stack_name)
+    dlq, queue = deployed_stack.dlq, deployed_stack.queue
     fill(sqs, dlq, dead_letters(4))
     sqs.delete_queue(QueueUrl=queue)  # the stack's completion queue is gone: every send fails
 
-    code = main(["redrive", "--stack", stack_name, "--region", REGION, "--endpoint-url", endpoint])
+    code = main(
+        ["redrive", "--stack", deployed_stack.name, "--region", REGION, "--endpoint-url", endpoint]
+    )
 
     assert code == 1
     assert capsys.readouterr().out.startswith("moved 0, failed 4: ")
     assert depth(sqs, dlq) == (4, 0)
 
 
-@pytest.mark.usefixtures("aws_env")
-def test_cli_reports_an_unknown_stack(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["redrive", "--stack", "no-such-stack", "--region", REGION, "--endpoint-url", endpoint]
-    )
-
-    assert code == 2
-    assert "no-such-stack" in capsys.readouterr().err
-
-
 def test_cli_reports_a_stack_without_the_outputs(
     endpoint: str, aws_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name = f"no-outputs-{next(_names)}"
-    template = {"Resources": STACK_TEMPLATE["Resources"]}
-    client("cloudformation", endpoint).create_stack(
-        StackName=name, TemplateBody=json.dumps(template)
-    )
-
-    code = main(["redrive", "--stack", name, "--region", REGION, "--endpoint-url", endpoint])
+    with deployed(endpoint, name, stack_template(outputs=())):
+        code = main(["redrive", "--stack", name, "--region", REGION, "--endpoint-url", endpoint])
 
     assert code == 2
-    assert DLQ_OUTPUT in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"landbot-resume: stack {name} has no output {DLQ_OUTPUT}, CompletionQueueUrl\n"
+    )

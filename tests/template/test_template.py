@@ -22,7 +22,9 @@ from devstack import (
 )
 from devstack.generated import stale
 from devstack.template import ROOT, load_template
+from landbot_resume.models import Process, ProcessView
 from landbot_resume.settings import FunctionSettings, ResumeSettings, WebhookSettings
+from landbot_resume.store import DynamoDBProcessStore
 
 TEMPLATE_PATH = ROOT / "template.yaml"
 TEMPLATE = load_template(TEMPLATE_PATH)
@@ -293,6 +295,13 @@ def test_layer_leaves_boto3_to_the_runtime(build_dir: Path) -> None:
     assert bundled == []
 
 
+def test_layer_leaves_the_operators_cli_out(build_dir: Path) -> None:
+    package = build_dir / "SharedLayer" / "python" / "landbot_resume"
+    assert (package / "store.py").is_file()
+    assert not (package / "cli").exists()
+    assert (SHARED_PACKAGE / "cli" / "__init__.py").is_file()  # it is left out, not missing
+
+
 def test_layer_is_small(build_dir: Path) -> None:
     layer = build_dir / "SharedLayer"
     size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
@@ -547,10 +556,30 @@ def test_processes_table() -> None:
     props = table["Properties"]
     assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert {"AttributeName": "pk", "AttributeType": "S"} in props["AttributeDefinitions"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_the_status_index_holds_what_the_listing_shows() -> None:
+    """`landbot-resume processes list` queries it for ProcessViews, newest first."""
+    props = RESOURCES["ProcessesTable"]["Properties"]
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == DynamoDBProcessStore.STATUS_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    # Strings (ISO 8601 UTC times sort as strings) that every process has, and nothing else.
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "status", "created_at")
+    ]
+    assert all(Process.model_fields[name].is_required() for name in ("status", "created_at"))
+    # Projected: the table's key (the process id), the index's keys and what a view shows.
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    projected = {"process_id", "status", "created_at", *index["Projection"]["NonKeyAttributes"]}
+    assert projected == set(ProcessView.model_fields)
 
 
 @pytest.mark.parametrize("secret", sorted(resources_of_type("AWS::SecretsManager::Secret")))

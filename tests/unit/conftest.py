@@ -27,6 +27,7 @@ def store(dynamodb: Any) -> DynamoDBProcessStore:
         AttributeDefinitions=spec["AttributeDefinitions"],
         KeySchema=spec["KeySchema"],
         BillingMode=spec["BillingMode"],
+        GlobalSecondaryIndexes=spec["GlobalSecondaryIndexes"],
     )
     return DynamoDBProcessStore("processes", client=dynamodb)
 

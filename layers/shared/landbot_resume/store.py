@@ -14,7 +14,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from landbot_resume.models import Process, Status, iso
+from landbot_resume.models import Process, ProcessView, Status, iso
 from landbot_resume.ports import Claim, UnknownProcess
 
 if TYPE_CHECKING:
@@ -203,6 +203,43 @@ class DynamoDBProcessStore:
                 **values,
             },
         )
+
+    # template.yaml: ProcessesTable's index of processes by status, newest first. Only
+    # processes have these attributes, and it projects what a ProcessView shows.
+    STATUS_INDEX = "ByStatus"
+
+    def list_newest(self, *, status: Status | None = None, limit: int) -> list[ProcessView]:
+        """The `limit` newest processes, of one status or of any, newest first.
+
+        Queries the status index, never scans the table: without a status, each status is
+        queried and the answers merged. The index is eventually consistent: a process just
+        created or moved may show there a moment later.
+        """
+        statuses = [status] if status else list(Status)
+        found = [view for each in statuses for view in self._newest_of(each, limit)]
+        found.sort(key=lambda view: (view.created_at, view.process_id), reverse=True)
+        return found[:limit]
+
+    def _newest_of(self, status: Status, limit: int) -> list[ProcessView]:
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": self.STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": status}},
+            "ScanIndexForward": False,
+        }
+        views: list[ProcessView] = []
+        while len(views) < limit:  # one answer holds at most 1 MB: page on if needed
+            response = self._client.query(**query, Limit=limit - len(views))
+            for item in response["Items"]:
+                data = {key: _deserializer.deserialize(value) for key, value in item.items()}
+                data["process_id"] = data.pop("pk")
+                views.append(ProcessView.model_validate(data))
+            if "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return views
 
 
 def _number(value: int) -> dict[str, str]:

@@ -1,7 +1,6 @@
-"""Replays the dead-letter queue into the completion queue: `python -m tests.stack redrive`.
+"""`landbot-resume redrive`: replays the dead-letter queue into the completion queue.
 
-Without `--stack` it works on the local stack (`make run`); with `--stack NAME` on a deployed
-stack, whose queues it reads from the stack's outputs with the default AWS credentials.
+The queues are the stack's DeadLetterQueueUrl and CompletionQueueUrl outputs.
 
 Messages are copied, not moved by SQS itself: the DLQ also receives events EventBridge could
 not deliver, which SQS's own redrive cannot send back to a queue they never came from.
@@ -11,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from devstack.aws import CREDENTIALS, REGION, STACK_NAME
+from landbot_resume.cli.stack import DLQ_OUTPUT, QUEUE_OUTPUT, Stack
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -28,11 +25,6 @@ if TYPE_CHECKING:
         SendMessageBatchRequestEntryTypeDef,
     )
 
-LOCAL_ENDPOINT = "http://127.0.0.1:5000"
-# The local stack names its resources "<stack name>-<logical id>" (tests/stack/aws.py).
-LOCAL_DLQ_NAME = f"{STACK_NAME}-CompletionDeadLetterQueue"
-LOCAL_QUEUE_NAME = f"{STACK_NAME}-CompletionQueue"
-QUEUE_OUTPUT, DLQ_OUTPUT = "CompletionQueueUrl", "DeadLetterQueueUrl"
 BATCH = 10  # the most SQS receives, sends or deletes in one call
 # Message attributes EventBridge adds to the events it dead-letters. They describe the failed
 # delivery, not the event, and would be stale (or misleading) on the replayed message.
@@ -50,10 +42,6 @@ DELIVERY_ERROR_ATTRIBUTES = frozenset(
 # Received messages stay invisible this long: failed ones must not come back within the run
 # (they are made visible again at its end), and a crash only delays them this much.
 HOLD_SECONDS = 300
-
-
-class RedriveError(Exception):
-    """The queues to redrive could not be found."""
 
 
 @dataclass(frozen=True)
@@ -201,10 +189,6 @@ def waiting(sqs_client: SQSClient, dlq_url: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--stack", help="name of a deployed CloudFormation stack (default: the local stack)"
-    )
-    parser.add_argument("--region", help="the deployed stack's region (with --stack)")
-    parser.add_argument(
         "--dry-run", action="store_true", help="only print how many messages are waiting"
     )
     parser.add_argument(
@@ -219,8 +203,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="0-20",
         help="long-poll wait of each receive (default: 1)",
     )
-    # Where the local stack's moto server is; tests also point --stack at a moto server.
-    parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)
 
 
 def _positive(text: str) -> int:
@@ -230,53 +212,15 @@ def _positive(text: str) -> int:
     return value
 
 
-def queues(
-    stack: str | None, *, region: str | None = None, endpoint_url: str | None = None
-) -> tuple[SQSClient, str, str]:
-    """An SQS client and the (DLQ, completion queue) URLs of a deployed or the local stack."""
-    if stack is None:
-        sqs: SQSClient = boto3.client(
-            "sqs",
-            endpoint_url=endpoint_url or LOCAL_ENDPOINT,
-            region_name=REGION,
-            aws_access_key_id=CREDENTIALS["aws_access_key_id"],
-            aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
-        )
-        dlq_url = sqs.get_queue_url(QueueName=LOCAL_DLQ_NAME)["QueueUrl"]
-        return sqs, dlq_url, sqs.get_queue_url(QueueName=LOCAL_QUEUE_NAME)["QueueUrl"]
-    session = boto3.session.Session(region_name=region)
-    cloudformation: Any = session.client("cloudformation", endpoint_url=endpoint_url)
-    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    missing = [name for name in (DLQ_OUTPUT, QUEUE_OUTPUT) if name not in outputs]
-    if missing:
-        raise RedriveError(f"stack {stack} has no output {' or '.join(missing)}")
-    sqs = session.client("sqs", endpoint_url=endpoint_url)
-    return sqs, outputs[DLQ_OUTPUT], outputs[QUEUE_OUTPUT]
-
-
-def cli(args: argparse.Namespace) -> int:
-    """Exit 0 when everything was moved, 1 when a message stayed in the DLQ, 2 on errors."""
-    if args.region and not args.stack:
-        print("redrive: --region applies to a deployed stack (--stack)", file=sys.stderr)
-        return 2
-    try:
-        sqs, dlq_url, queue_url = queues(
-            args.stack, region=args.region, endpoint_url=args.endpoint_url
-        )
-        if args.dry_run:
-            print(f"{waiting(sqs, dlq_url)} message(s) waiting in {dlq_url}")
-            return 0
-        report = redrive(
-            sqs,
-            dlq_url,
-            queue_url,
-            max_messages=args.max_messages,
-            wait_seconds=args.wait_seconds,
-        )
-    except (BotoCoreError, ClientError, RedriveError) as error:
-        hint = "" if args.stack else " (is the local stack running? make run)"
-        print(f"redrive: {error}{hint}", file=sys.stderr)
-        return 2
+def command(args: argparse.Namespace, stack: Stack) -> int:
+    """Exit 0 when everything was moved, 1 when a message stayed in the DLQ."""
+    dlq_url, queue_url = stack.outputs(DLQ_OUTPUT, QUEUE_OUTPUT)
+    sqs = stack.sqs()
+    if args.dry_run:
+        print(f"{waiting(sqs, dlq_url)} message(s) waiting in {dlq_url}")
+        return 0
+    report = redrive(
+        sqs, dlq_url, queue_url, max_messages=args.max_messages, wait_seconds=args.wait_seconds
+    )
     print(report.summary(dlq_url, queue_url))
     return 1 if report.failed or report.not_deleted else 0
