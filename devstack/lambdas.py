@@ -209,9 +209,12 @@ class ContainerPool:
         finally:
             self._idle.put(environment)
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         for environment in self._environments:
             environment.request_stop()
+
+    def stop(self) -> None:
+        self.request_stop()
         deadline = time.monotonic() + STOP_SECONDS
         for environment in self._environments:
             environment.wait_stopped(deadline)

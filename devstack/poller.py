@@ -128,10 +128,13 @@ class PollingContainers:
             thread.start()
         return self
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stopping.set()
         for environment in self._environments:
             environment.request_stop()
+
+    def stop(self) -> None:
+        self.request_stop()
         deadline = time.monotonic() + STOP_SECONDS
         for environment in self._environments:
             environment.wait_stopped(deadline)

@@ -206,6 +206,11 @@ class LocalStack:
         return pool
 
     def stop(self) -> None:
+        # Every execution environment is told at once, so their last invocations end side
+        # by side; then each part stops, the last started first (moto last of all).
+        for part in self._started:
+            if isinstance(part, ContainerPool | PollingContainers):
+                part.request_stop()
         while self._started:
             self._started.pop().stop()
 

@@ -102,7 +102,7 @@ def get_process(
 
 
 def openapi_document() -> str:
-    """The API's OpenAPI document (make openapi); its builder is imported only now, never by
+    """The API's OpenAPI document (make generated); its builder is imported only now, never by
     a cold start."""
     from landbot_resume.openapi import openapi_document as document_of
 

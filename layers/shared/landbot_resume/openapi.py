@@ -1,6 +1,6 @@
 """The webhook API's OpenAPI document, generated from the resolver's routes and models.
 
-Imported only when the document is asked for (make openapi), never by a cold start:
+Imported only when the document is asked for (make generated), never by a cold start:
 Powertools' OpenAPI models take longer to import than the rest of the function, and the
 deployed API never serves the document.
 """
