@@ -194,13 +194,13 @@ class ContainerPool:
     ) -> None:
         self.logical_id = logical_id
         self.size = size
-        self._environments = [
+        self.environments = [
             ExecutionEnvironment(logical_id, environment=environment, quiet=quiet)
             for _ in range(size)
         ]
         self._idle: Queue[ExecutionEnvironment] = Queue()
-        for environment_ in self._environments:
-            self._idle.put(environment_)
+        for each in self.environments:
+            self._idle.put(each)
 
     def invoke(self, event: dict[str, Any]) -> Any:
         environment = self._idle.get()
@@ -210,13 +210,13 @@ class ContainerPool:
             self._idle.put(environment)
 
     def request_stop(self) -> None:
-        for environment in self._environments:
+        for environment in self.environments:
             environment.request_stop()
 
     def stop(self) -> None:
         self.request_stop()
         deadline = time.monotonic() + STOP_SECONDS
-        for environment in self._environments:
+        for environment in self.environments:
             environment.wait_stopped(deadline)
 
 

@@ -8,12 +8,11 @@ the function reports as failed stay on the queue and come back after the visibil
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 from typing import Any, Protocol
 
 from devstack.aws import REGION, Resources
-from devstack.lambdas import STOP_SECONDS, ExecutionEnvironment, local_function
+from devstack.lambdas import ContainerPool, ExecutionEnvironment, local_function
 from devstack.template import load_template
 
 
@@ -42,15 +41,6 @@ class QueuePoller:
         self.queue_url = resources.queue_url
         self.queue_arn = resources.arns["CompletionQueue"]
         self._sqs = resources.client("sqs")
-
-    def run_until(self, stop: Any) -> None:
-        while not stop.is_set():
-            try:
-                self.poll_once(wait_seconds=1)
-            except Exception:  # a poller that dies would look like a stuck queue
-                traceback.print_exc()
-                if stop.wait(0.5):
-                    return
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """One receive, one invocation; returns how many records were handed over."""
@@ -114,13 +104,11 @@ class PollingContainers:
         self.logical_id = logical_id
         self._resources = resources
         self._stopping = threading.Event()
-        self._environments = [
-            ExecutionEnvironment(logical_id, environment=environment, quiet=quiet)
-            for _ in range(size)
-        ]
+        # Each environment gets its turns from a thread of its own, not from the pool.
+        self._pool = ContainerPool(logical_id, size, environment=environment, quiet=quiet)
         self._threads = [
             threading.Thread(target=self._poll, args=(each,), daemon=True, name=f"poll-{i}")
-            for i, each in enumerate(self._environments)
+            for i, each in enumerate(self._pool.environments)
         ]
 
     def start(self) -> PollingContainers:
@@ -130,14 +118,11 @@ class PollingContainers:
 
     def request_stop(self) -> None:
         self._stopping.set()
-        for environment in self._environments:
-            environment.request_stop()
+        self._pool.request_stop()
 
     def stop(self) -> None:
         self.request_stop()
-        deadline = time.monotonic() + STOP_SECONDS
-        for environment in self._environments:
-            environment.wait_stopped(deadline)
+        self._pool.stop()
 
     def _poll(self, environment: ExecutionEnvironment) -> None:
         while not self._stopping.is_set():

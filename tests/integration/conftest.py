@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.aws import CREDENTIALS
 from devstack.landbot_simulator import LandbotSimulator
 from devstack.stack import LocalStack
 
@@ -44,3 +45,12 @@ def api(stack: LocalStack) -> Callable[..., requests.Response]:
 def count_processes(stack: LocalStack) -> int:
     items = stack.resources.client("dynamodb").scan(TableName=stack.resources.table)["Items"]
     return sum(1 for item in items if "status" in item)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `--stack` path uses boto3's default credentials: fake ones, not this machine's."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)

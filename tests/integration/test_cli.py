@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from devstack.aws import CREDENTIALS, REGION
+from devstack.aws import REGION
 from devstack.template import ROOT
 from landbot_resume.cli import main
 from landbot_resume.cli.stack import LOCAL_STACK, TABLE_OUTPUT
@@ -50,15 +50,6 @@ def store(endpoint: str) -> Iterator[DynamoDBProcessStore]:
     """The store of the stack `--endpoint-url` alone finds: the local stack's."""
     with deployed(endpoint, LOCAL_STACK, stack_template()) as outputs:
         yield DynamoDBProcessStore(outputs[TABLE_OUTPUT], client=client("dynamodb", endpoint))
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--stack` uses boto3's default credentials: fake ones, not this machine's."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def start(store: DynamoDBProcessStore, created: int) -> Process:

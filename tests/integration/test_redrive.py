@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from devstack.aws import ACCOUNT, CREDENTIALS, REGION
+from devstack.aws import ACCOUNT, REGION
 from devstack.samples import stripe_event
 from landbot_resume.cli import main
 from landbot_resume.cli.redrive import RedriveReport, redrive
@@ -47,15 +47,6 @@ def endpoint() -> Iterator[str]:
 @pytest.fixture
 def sqs(endpoint: str) -> Any:
     return client("sqs", endpoint)
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The `--stack` path uses boto3's default credentials: fake ones, not this machine's."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def create_queues(sqs: Any, prefix: str) -> tuple[str, str]:
