@@ -66,7 +66,10 @@ class Call:
     status: int  # DROPPED (0) when the connection was closed without a response
     time: float  # time.monotonic() when the request was handled
     token: str | None  # the credential after "Token ", None for a missing header or other scheme
-    fault: str | None  # "error", "throttle", "slow", "drop" or None
+    fault: str | None  # "error", "throttle", "slow", "drop", "lost" or None
+    # The request changed what the simulator holds (a field written, a jump made), even if
+    # its answer came too late or never: where the customer really is.
+    applied: bool = False
 
 
 FAULT_DECK = 200
@@ -74,7 +77,9 @@ FAULT_DECK = 200
 
 @dataclass
 class Faults:
-    """Fault injection for API calls; the four rates are exclusive fractions of the calls.
+    """Fault injection for API calls; the rates are exclusive fractions of the calls. A
+    "drop" closes the connection before the request is applied, a "lost" one after: the
+    client cannot tell them apart, Call.applied can.
 
     The fractions are exact over every FAULT_DECK calls (shuffled within them), so a run that
     asks for a fifth of the calls to fail gets a fifth, not a fifth give or take chance."""
@@ -84,11 +89,18 @@ class Faults:
     slow_rate: float = 0.0
     slow_seconds: float = 5.0
     drop_rate: float = 0.0
+    lost_rate: float = 0.0
     delay: float = 0.0
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        rates = (self.error_rate, self.throttle_rate, self.slow_rate, self.drop_rate)
+        rates = (
+            self.error_rate,
+            self.throttle_rate,
+            self.slow_rate,
+            self.drop_rate,
+            self.lost_rate,
+        )
         if any(not 0.0 <= rate <= 1.0 for rate in rates) or sum(rates) > 1.0 + 1e-9:
             raise ValueError("fault rates must be within [0, 1] and add up to at most 1")
         if self.slow_seconds < 0 or self.delay < 0:
@@ -102,6 +114,7 @@ class _Reply:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     fault: str | None = None
     sleep: float = 0.0
+    applied: bool = False
 
 
 @dataclass(frozen=True)
@@ -484,6 +497,7 @@ class LandbotSimulator:
                     time=now,
                     token=token,
                     fault=reply.fault,
+                    applied=reply.applied,
                 )
             )
             return reply
@@ -524,6 +538,9 @@ class LandbotSimulator:
         if fault == "drop":
             return _Reply(DROPPED, fault=fault)
         reply = self._apply(route, request)
+        reply.applied = route.kind != "customer" and reply.status < 300
+        if fault == "lost":
+            reply.status, reply.fault = DROPPED, fault
         if fault == "slow":
             # The work is done, only the answer is late: the client's retry must be idempotent.
             reply.fault, reply.sleep = fault, self._faults.slow_seconds
@@ -547,6 +564,7 @@ class LandbotSimulator:
                 ("error", faults.error_rate),
                 ("throttle", faults.throttle_rate),
                 ("drop", faults.drop_rate),
+                ("lost", faults.lost_rate),
                 ("slow", faults.slow_rate),
             ):
                 deck += [name] * round(rate * FAULT_DECK)

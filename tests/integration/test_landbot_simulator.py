@@ -369,7 +369,35 @@ def test_drop_fault_closes_the_connection_and_changes_nothing(sim: LandbotSimula
 
     assert payment(sim)["value"] == {"status": "pending"}
     last = sim.calls()[-1]
-    assert (last.status, last.fault) == (0, "drop")
+    assert (last.status, last.fault, last.applied) == (0, "drop", False)
+
+
+def test_lost_fault_applies_the_change_and_then_closes_the_connection(
+    sim: LandbotSimulator,
+) -> None:
+    sim.set_faults(Faults(lost_rate=1.0))
+
+    with pytest.raises(requests.exceptions.ConnectionError):
+        send(sim, "PUT", ASSIGN, {"node": "Nkqgn6xkf"})
+
+    assert sim.customer(CUSTOMER)["node"] == "Nkqgn6xkf"
+    last = sim.calls()[-1]
+    assert (last.status, last.fault, last.applied) == (0, "lost", True)
+
+
+def test_each_call_records_whether_it_changed_anything(sim: LandbotSimulator) -> None:
+    send(sim, "PUT", FIELD, PAID)
+    send(sim, "PUT", FIELD, {"type": "object", "extra": {}})  # no value: 422
+    send(sim, "GET", "customers/42/")
+    sim.set_faults(Faults(error_rate=1.0))
+    send(sim, "PUT", ASSIGN, {"node": "Nkqgn6xkf"})
+
+    assert [(call.status, call.applied) for call in sim.calls()] == [
+        (200, True),
+        (422, False),
+        (200, False),
+        (500, False),
+    ]
 
 
 def test_slow_fault_applies_the_change_but_answers_too_late(sim: LandbotSimulator) -> None:
@@ -379,7 +407,7 @@ def test_slow_fault_applies_the_change_but_answers_too_late(sim: LandbotSimulato
         send(sim, "PUT", FIELD, PAID, timeout=0.3)
 
     assert payment(sim)["value"] == {"status": "paid"}
-    assert sim.calls()[-1].fault == "slow"
+    assert (sim.calls()[-1].fault, sim.calls()[-1].applied) == ("slow", True)
     started = time.monotonic()
     sim.stop()  # must not wait for the sleeping handler
     assert time.monotonic() - started < 1.0
