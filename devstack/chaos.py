@@ -23,6 +23,7 @@ from devstack.bots import create_processes
 from devstack.landbot_simulator import Faults
 from devstack.samples import stripe_event
 from devstack.stack import LocalStack, Ports
+from landbot_resume.resume import UNCONFIRMED
 
 CEILING_RESUMES_PER_SECOND = 5.0  # 10 Landbot requests/s, two per resume
 FIRST_CUSTOMER = 500_000_001
@@ -38,7 +39,12 @@ class ChaosConfig:
     burst_pause: float = 2.0
     faults: Faults = field(
         default_factory=lambda: Faults(
-            error_rate=0.08, throttle_rate=0.06, slow_rate=0.035, drop_rate=0.035, slow_seconds=1.5
+            error_rate=0.08,
+            throttle_rate=0.06,
+            slow_rate=0.035,
+            drop_rate=0.02,
+            lost_rate=0.015,
+            slow_seconds=1.5,
         )
     )
     client_timeout: float = 1.0  # the resume function's Landbot read timeout in this run
@@ -55,6 +61,10 @@ class ChaosReport:
     in_dlq: int = 0
     unknown_in_dlq: int = 0
     lost: list[str] = field(default_factory=list)
+    # RESUMED although no jump of theirs landed (the simulator's record of the customer).
+    resumed_unlanded: list[str] = field(default_factory=list)
+    unconfirmed_landed: int = 0  # FAILED "assign_bot unconfirmed", the jump did land
+    unconfirmed_unlanded: int = 0  # ... and it never landed: the customer is still parked
     double_resumed: int = 0
     wrong_outcome: int = 0
     peak_rate: int = 0
@@ -73,8 +83,16 @@ class ChaosReport:
         return finished / self.drain_seconds / CEILING_RESUMES_PER_SECOND
 
     @property
+    def parked(self) -> int:
+        """Customers still waiting with nothing coming for them, or told they resumed when
+        they did not: each needs a person, and none was told."""
+        return len(self.lost) + len(self.resumed_unlanded)
+
+    @property
     def ok(self) -> bool:
-        return not self.lost and self.double_resumed == 0 and self.peak_rate <= 10
+        return (
+            not self.lost and not self.parked and self.double_resumed == 0 and self.peak_rate <= 10
+        )
 
     def table(self) -> str:
         fault_share = sum(self.faults.values()) / max(self.calls, 1)
@@ -85,6 +103,11 @@ class ChaosReport:
             *((f"  failed: {reason}", str(n)) for reason, n in self.failed.most_common()),
             ("in DLQ (unknown process)", f"{self.in_dlq} ({self.unknown_in_dlq})"),
             ("lost (must be 0)", str(len(self.lost))),
+            ("customers parked with nobody told (must be 0)", str(self.parked)),
+            (
+                "FAILED unconfirmed: jump landed / never landed",
+                f"{self.unconfirmed_landed} / {self.unconfirmed_unlanded}",
+            ),
             ("double-resumed (must be 0)", str(self.double_resumed)),
             ("resumed with another outcome", str(self.wrong_outcome)),
             ("peak Landbot requests/s (<= 10)", str(self.peak_rate)),
@@ -249,22 +272,34 @@ def _account(
     in_dlq = _dlq_process_ids(stack)
     report.in_dlq = len(in_dlq)
     report.unknown_in_dlq = sum(1 for pid in in_dlq if pid not in processes)
+    calls = simulator.calls()
+    # Where each customer really is: the jumps the simulator applied, answered or not.
+    landed = Counter(
+        int(call.path.split("/")[3])
+        for call in calls
+        if "/assign_bot/" in call.path and call.applied
+    )
     for process_id, state in statuses.items():
         if process_id not in processes:
             continue
+        customer = processes[process_id]
         if state["status"] == "RESUMED":
             report.resumed += 1
             report.wrong_outcome += state["outcome"] != expected[process_id]
+            if not landed[customer]:
+                report.resumed_unlanded.append(process_id)
         elif state["status"] == "FAILED":
-            report.failed[state["reason"] or "?"] += 1
+            reason = state["reason"] or "?"
+            report.failed[reason] += 1
+            if reason.startswith(UNCONFIRMED):
+                if landed[customer]:
+                    report.unconfirmed_landed += 1
+                else:
+                    report.unconfirmed_unlanded += 1
         elif process_id not in in_dlq:
             report.lost.append(process_id)
     report.lost += [pid for pid in processes if pid not in statuses]
-    calls = simulator.calls()
-    jumps = Counter(
-        call.path for call in calls if "/assign_bot/" in call.path and call.status == 200
-    )
-    report.double_resumed = sum(n - 1 for n in jumps.values() if n > 1)
+    report.double_resumed = sum(n - 1 for n in landed.values() if n > 1)
     report.calls = len(calls)
     report.faults = Counter(call.fault for call in calls if call.fault)
     report.rate_limited = sum(1 for call in calls if call.status == 429 and not call.fault)

@@ -25,6 +25,10 @@ def test_a_small_chaos_run_loses_nothing_and_resumes_nothing_twice() -> None:
     assert rows.get("processes created") == "40", done.stdout + done.stderr
     assert rows["lost (must be 0)"] == "0"
     assert rows["double-resumed (must be 0)"] == "0"
+    assert rows["customers parked with nobody told (must be 0)"] == "0"
+    landed, never = rows["FAILED unconfirmed: jump landed / never landed"].split(" / ")
+    unconfirmed = sum(int(n) for reason, n in rows.items() if "assign_bot unconfirmed" in reason)
+    assert int(landed) + int(never) == unconfirmed
     assert rows["in DLQ (unknown process)"].endswith("(3)")
     finished = int(rows["resumed"]) + int(rows["failed"])
     dead_lettered = int(rows["in DLQ (unknown process)"].split()[0]) - 3
