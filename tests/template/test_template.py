@@ -23,7 +23,13 @@ from devstack import (
 from devstack.generated import stale
 from devstack.template import ROOT, load_template
 from landbot_resume.models import Process, ProcessView
-from landbot_resume.settings import FunctionSettings, ResumeSettings, WebhookSettings
+from landbot_resume.resume import held_seconds
+from landbot_resume.settings import (
+    ConfigurationError,
+    FunctionSettings,
+    ResumeSettings,
+    WebhookSettings,
+)
 from landbot_resume.store import DynamoDBProcessStore
 
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -623,8 +629,67 @@ def test_parameter_defaults() -> None:
         "RetryWindowSeconds": "120",
         "ResumeMaxConcurrency": "2",
         "LogLevel": "INFO",
+        "UnconfirmedJumps": "fail",
     }
     assert "INFO" in PARAMETERS["LogLevel"]["AllowedValues"]
+    assert PARAMETERS["UnconfirmedJumps"]["AllowedValues"] == ["fail", "resend"]
+
+
+def allowed(parameter: str, value: str) -> bool:
+    """Whether CloudFormation accepts the value (AllowedPattern must match all of it)."""
+    return re.fullmatch(PARAMETERS[parameter]["AllowedPattern"], value) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.landbot.io/v1/",
+        "https://landbot-proxy.example.com/landbot/v1/",
+        "http://127.0.0.1:8081/v1/",
+        "http://localhost:49152/v1/",
+    ],
+)
+def test_a_landbot_url_that_can_be_right_is_accepted_at_deploy_time(url: str) -> None:
+    assert allowed("LandbotApiUrl", url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.landbot.io/",  # no version: every call would answer 404
+        "https://api.landbot.io/v1",
+        "https://api.landbot.io/v2/",
+        "http://api.landbot.io/v1/",  # the token in clear text
+        "http://10.0.0.7:8081/v1/",
+        "http://127.0.0.1/v1/",
+        "https://api.landbot.io/v1/?token=x",
+        "api.landbot.io/v1/",
+        "",
+    ],
+)
+def test_a_landbot_url_that_cannot_be_right_is_refused_at_deploy_time(url: str) -> None:
+    assert not allowed("LandbotApiUrl", url)
+    with pytest.raises(ConfigurationError, match="LANDBOT_API_URL"):
+        ResumeSettings.from_environ(
+            {
+                "PROCESSES_TABLE": "processes",
+                "LANDBOT_TOKEN_SECRET": "secret",
+                "COMPLETION_QUEUE_URL": "queue",
+                "LANDBOT_API_URL": url,
+            }
+        )
+
+
+def test_a_held_completion_reaches_the_dead_letter_queue_in_bounded_time() -> None:
+    """While Landbot refuses the token, each delivery of a completion waits longer; after
+    maxReceiveCount deliveries it is in the DLQ (alarmed, redriven once the token is right),
+    about 12.5 minutes after its first, as template.yaml's CompletionQueue says."""
+    receives = int(RESOURCES["CompletionQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"])
+    first = int(function_env("ResumeFunction")["LANDBOT_AUTH_RETRY_SECONDS"])
+    waits = [held_seconds(n, first) for n in range(1, receives + 1)]
+    assert waits == [30, 60, 120, 240, 300]
+    assert sum(waits) == 750  # the template's comment and README say 12.5 minutes
+    assert ResumeSettings.model_fields["landbot_auth_retry_seconds"].default == first
 
 
 # ----------------------------------------------------------------------------- build inputs
