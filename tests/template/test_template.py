@@ -51,6 +51,7 @@ EXPECTED_OUTPUTS = {
     "WebhookTokenSecretArn",
     "LandbotTokenSecretArn",
     "EventBusName",
+    "AlarmTopicArn",
 }
 # Provided by the Lambda Python runtime: never bundled.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
@@ -630,6 +631,8 @@ def test_parameter_defaults() -> None:
         "ResumeMaxConcurrency": "2",
         "LogLevel": "INFO",
         "UnconfirmedJumps": "fail",
+        "AlarmEmail": "",
+        "AlarmTopicArn": "",
     }
     assert "INFO" in PARAMETERS["LogLevel"]["AllowedValues"]
     assert PARAMETERS["UnconfirmedJumps"]["AllowedValues"] == ["fail", "resend"]
@@ -690,6 +693,117 @@ def test_a_held_completion_reaches_the_dead_letter_queue_in_bounded_time() -> No
     assert waits == [30, 60, 120, 240, 300]
     assert sum(waits) == 750  # the template's comment and README say 12.5 minutes
     assert ResumeSettings.model_fields["landbot_auth_retry_seconds"].default == first
+
+
+# ----------------------------------------------------------------------------- alarms
+
+
+def evaluate(value: Any, parameters: dict[str, str]) -> Any:
+    """A template value with these parameter values: Ref of a parameter, Fn::Equals,
+    Fn::Not, Fn::If and Condition resolved; a resource's Ref stays {"Ref": name}."""
+    if isinstance(value, list):
+        return [evaluate(item, parameters) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"} and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    if set(value) == {"Condition"}:
+        return evaluate(TEMPLATE["Conditions"][value["Condition"]], parameters)
+    if set(value) == {"Fn::Equals"}:
+        left, right = evaluate(value["Fn::Equals"], parameters)
+        return left == right
+    if set(value) == {"Fn::Not"}:
+        return not evaluate(value["Fn::Not"][0], parameters)
+    if set(value) == {"Fn::If"}:
+        condition, then, otherwise = value["Fn::If"]
+        holds = evaluate(TEMPLATE["Conditions"][condition], parameters)
+        return evaluate(then if holds else otherwise, parameters)
+    return {key: evaluate(item, parameters) for key, item in value.items()}
+
+
+def deployed_with(**values: str) -> dict[str, dict[str, Any]]:
+    """The resources a stack gets with these parameter values (the rest at their defaults)."""
+    parameters = {name: str(spec.get("Default", "")) for name, spec in PARAMETERS.items()}
+    parameters.update(values)
+    return {
+        name: evaluate(resource, parameters)
+        for name, resource in RESOURCES.items()
+        if "Condition" not in resource or evaluate({"Condition": resource["Condition"]}, parameters)
+    }
+
+
+ALARMS = sorted(resources_of_type("AWS::CloudWatch::Alarm"))
+EXISTING_TOPIC = "arn:aws:sns:eu-west-1:123456789012:on-call"
+OWN_TOPIC = {"Ref": "AlarmTopic"}
+
+
+@pytest.mark.parametrize(
+    ("values", "topic", "subscribed"),
+    [
+        ({}, OWN_TOPIC, None),
+        ({"AlarmEmail": "ops@example.com"}, OWN_TOPIC, "ops@example.com"),
+        ({"AlarmTopicArn": EXISTING_TOPIC}, EXISTING_TOPIC, None),
+        (
+            {"AlarmTopicArn": EXISTING_TOPIC, "AlarmEmail": "ops@example.com"},
+            EXISTING_TOPIC,
+            "ops@example.com",
+        ),
+    ],
+)
+def test_every_alarm_tells_the_topic_in_use_when_it_fires_and_when_it_is_over(
+    values: dict[str, str], topic: Any, subscribed: str | None
+) -> None:
+    resources = deployed_with(**values)
+    assert ("AlarmTopic" in resources) == (topic == OWN_TOPIC)
+    assert ALARMS and set(ALARMS) <= set(resources)
+    for alarm in ALARMS:
+        props = resources[alarm]["Properties"]
+        assert props.get("AlarmActions") == [topic], f"{alarm}: AlarmActions"
+        assert props.get("OKActions") == [topic], f"{alarm}: OKActions"
+    subscriptions = [
+        res["Properties"] for res in resources.values() if res["Type"] == "AWS::SNS::Subscription"
+    ]
+    if subscribed is None:
+        assert subscriptions == []
+    else:
+        assert subscriptions == [{"Protocol": "email", "Endpoint": subscribed, "TopicArn": topic}]
+    parameters = {name: str(spec.get("Default", "")) for name, spec in PARAMETERS.items()}
+    output = evaluate(TEMPLATE["Outputs"]["AlarmTopicArn"]["Value"], parameters | values)
+    assert output == topic
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "accepted"),
+    [
+        ("AlarmEmail", "", True),
+        ("AlarmEmail", "ops@example.com", True),
+        ("AlarmEmail", "ops", False),
+        ("AlarmEmail", "ops@example.com, cto@example.com", False),
+        ("AlarmTopicArn", "", True),
+        ("AlarmTopicArn", EXISTING_TOPIC, True),
+        ("AlarmTopicArn", "on-call", False),
+        ("AlarmTopicArn", "arn:aws:sqs:eu-west-1:123456789012:on-call", False),
+    ],
+)
+def test_the_alarm_parameters_take_an_address_or_a_topic_arn_or_nothing(
+    parameter: str, value: str, accepted: bool
+) -> None:
+    assert allowed(parameter, value) == accepted
+
+
+def test_every_alarm_on_the_services_metrics_watches_one_the_code_emits() -> None:
+    code = "".join(
+        path.read_text(encoding="utf-8")
+        for path in python_files(SHARED_PACKAGE, *(code_dir(function) for function in FUNCTIONS))
+    )
+    watched = {
+        res["Properties"]["MetricName"]
+        for res in resources_of_type("AWS::CloudWatch::Alarm").values()
+        if res["Properties"]["Namespace"] == "LandbotResume"
+    }
+    assert {"ProcessesFailed", "LandbotAuthFailures"} <= watched
+    for metric in watched:
+        assert f'"{metric}"' in code, f"no code emits {metric}"
 
 
 # ----------------------------------------------------------------------------- build inputs
