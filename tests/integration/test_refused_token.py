@@ -1,7 +1,8 @@
 """A Landbot that refuses the agent token, on a local stack of its own whose containers pause
 for 2 s after a refusal and whose held completions come back after 2, 4, 8... s (the
 template's 30 s, shortened): no process fails, and once the owner stores the right token
-every held completion resumes by itself, with no step per process."""
+(or Landbot takes the old one again) every held completion resumes by itself, with no step
+per process."""
 
 from __future__ import annotations
 
@@ -128,3 +129,24 @@ def test_a_batch_for_a_landbot_refusing_the_token_costs_two_calls_and_no_process
     )
     assert len(calls_for(stack, customers)) == 2  # the cool-down: not one more call
     assert set(statuses(stack, process_ids)) <= {"PENDING", "RESUMING"}
+
+
+def test_completions_held_during_a_refusal_window_resume_when_it_ends(
+    stack: LocalStack, landbot_token: str
+) -> None:
+    """Landbot refuses every token for a while, then takes the same one again: nobody
+    touches the secret, the containers find out after their pause."""
+    assert stack.simulator is not None
+    customers = new_customers(2)
+    process_ids = [start(stack, customer) for customer in customers]
+    stack.simulator.set_tokens()
+    for process_id in process_ids:
+        stack.send_completion({"process_id": process_id, "status": "approved"})
+    assert wait_until(lambda: len(calls_for(stack, customers)) >= 2, timeout=30)
+    assert set(statuses(stack, process_ids)) <= {"PENDING", "RESUMING"}
+    stack.simulator.set_tokens(landbot_token)
+    assert wait_until(lambda: statuses(stack, process_ids) == ["RESUMED"] * 2, timeout=60)
+    for customer in customers:
+        assert stack.simulator.customer(customer)["fields"]["data"]["value"]["status"] == (
+            "approved"
+        )
