@@ -87,6 +87,8 @@ class _Resolver:
             if key == "Fn::Join":
                 separator, items = arg
                 return separator.join(str(self(item)) for item in items)
+            if key.startswith("Fn::"):  # e.g. Fn::If: only resources not created here use one
+                raise KeyError(f"local stack cannot resolve {key}")
         return {key: self(item) for key, item in value.items()}
 
     def _ref(self, name: str) -> str:

@@ -341,6 +341,7 @@ class LandbotSimulator:
         self._host = host
         self._port = port
         self._tokens = frozenset(tokens)
+        self._known_tokens = self._tokens  # every token ever accepted (peak_rate)
         self._rate_limit = rate_limit
         self._lock = threading.Lock()
         self._customers: dict[int, dict[str, Any]] = {}
@@ -448,6 +449,13 @@ class LandbotSimulator:
         with self._lock:
             self._script[kind] = list(answers)
 
+    def set_tokens(self, *tokens: str) -> None:
+        """Accept these agent tokens from now on, and no other: a revoked or rotated token
+        (or, with none, a Landbot that answers 401 to every call until told otherwise)."""
+        with self._lock:
+            self._tokens = frozenset(tokens)
+            self._known_tokens |= self._tokens
+
     def set_faults(self, faults: Faults) -> None:
         with self._lock:
             self._faults = dataclasses.replace(faults)  # a copy: later edits don't race
@@ -455,11 +463,14 @@ class LandbotSimulator:
             self._deck = []
 
     def peak_rate(self, window: float = 1.0) -> int:
-        """Most requests carrying one valid token within any `window` seconds (since the last
-        reset_calls), counting those answered 429 or faulted: what a client really sent."""
+        """Most requests carrying one token within any `window` seconds (since the last
+        reset_calls), counting those answered 429, 401 or faulted: what a client really sent.
+        Only tokens accepted at some time count (not those of a test sending wrong ones)."""
         by_token: dict[str, list[float]] = collections.defaultdict(list)
+        with self._lock:
+            known = self._known_tokens
         for call in self.calls():
-            if call.token in self._tokens:
+            if call.token in known:
                 by_token[call.token].append(call.time)
         peak = 0
         for times in by_token.values():

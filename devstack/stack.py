@@ -226,6 +226,15 @@ class LocalStack:
     def webhook_token(self) -> str:
         return self.resources.webhook_token
 
+    def store_landbot_token(self, token: str) -> None:
+        """Store an agent token in the stack's Landbot token secret, as an owner does on AWS
+        (aws secretsmanager put-secret-value); the functions read it when Landbot refuses
+        the one they hold."""
+        self.resources.client("secretsmanager").put_secret_value(
+            SecretId=self.resources.physical["LandbotTokenSecret"], SecretString=token
+        )
+        self.landbot_token = token
+
     def put_event(self, event: dict[str, Any]) -> None:
         """Put an event on the stack's bus the way a partner event source delivers it."""
         response = self.resources.client("events").put_events(

@@ -11,8 +11,9 @@ import pytest
 from devstack.landbot_simulator import Faults, LandbotSimulator
 from devstack.stack import LocalStack
 from landbot_resume.landbot import LandbotClient
-from landbot_resume.ports import LandbotError
+from landbot_resume.ports import LandbotError, LandbotRefusedToken
 from landbot_resume.ratelimit import SharedRateLimiter
+from landbot_resume.token_gate import TokenGate
 
 TOKEN = "agent-token"
 
@@ -38,12 +39,107 @@ def test_set_and_go_reach_the_customer(simulator: LandbotSimulator) -> None:
     assert [call.token for call in simulator.calls()] == [TOKEN, TOKEN]
 
 
-def test_a_wrong_token_is_a_permanent_failure(simulator: LandbotSimulator) -> None:
-    with pytest.raises(LandbotError) as caught:
+def test_a_wrong_token_is_refused_and_not_retried(simulator: LandbotSimulator) -> None:
+    with pytest.raises(LandbotRefusedToken) as caught:
         client(simulator, token="nope").assign_bot(7, 55, "Nkqgn6xkf")
     assert (caught.value.status, caught.value.retryable) == (401, False)
     assert str(caught.value) == "assign_bot answered 401: Invalid token."
     assert len(simulator.calls()) == 1
+
+
+class Secret:
+    """The token secret as the function reads it: `cached` until read afresh."""
+
+    def __init__(self, cached: str, stored: str) -> None:
+        self.cached, self.stored, self.fresh_reads = cached, stored, 0
+
+    def read(self) -> str:
+        return self.cached
+
+    def read_afresh(self) -> str:
+        self.fresh_reads += 1
+        self.cached = self.stored
+        return self.cached
+
+
+def test_a_refused_token_is_read_afresh_once_and_the_call_sent_again(
+    simulator: LandbotSimulator,
+) -> None:
+    """A token rotated after the container cached it: one 401, then the new one works."""
+    secret = Secret(cached="rotated-away", stored=TOKEN)
+    landbot = LandbotClient(secret.read, simulator.url, fresh_token=secret.read_afresh)
+    landbot.set_field(7, "data", {"status": "paid"})
+    landbot.assign_bot(7, 55, "Nkqgn6xkf")
+    calls = simulator.calls()
+    assert [(call.token, call.status) for call in calls] == [
+        ("rotated-away", 401),
+        (TOKEN, 200),
+        (TOKEN, 200),
+    ]
+    assert secret.fresh_reads == 1
+    assert simulator.customer(7)["node"] == "Nkqgn6xkf"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_token_refused_even_afresh_is_reported_after_one_more_call(
+    simulator: LandbotSimulator, status: int
+) -> None:
+    secret = Secret(cached=TOKEN, stored=TOKEN)
+    simulator.answer_next("assign", status, status)  # e.g. a revoked teammate's token
+    landbot = LandbotClient(secret.read, simulator.url, fresh_token=secret.read_afresh)
+    with pytest.raises(LandbotRefusedToken) as caught:
+        landbot.assign_bot(7, 55, "Nkqgn6xkf")
+    assert caught.value.status == status
+    assert [call.status for call in simulator.calls()] == [status, status]
+    assert secret.fresh_reads == 1
+    assert simulator.customer(7)["node"] is None
+
+
+def test_after_a_refusal_the_containers_calls_stay_home_for_the_cooldown(
+    simulator: LandbotSimulator,
+) -> None:
+    secret = Secret(cached="wrong", stored="still-wrong")
+    landbot = LandbotClient(
+        secret.read, simulator.url, fresh_token=secret.read_afresh, gate=TokenGate(0.5)
+    )
+    with pytest.raises(LandbotRefusedToken):
+        landbot.set_field(7, "data", {"status": "paid"})
+    assert len(simulator.calls()) == 2
+    with pytest.raises(LandbotRefusedToken, match="not sent"):
+        landbot.assign_bot(7, 55, "Nkqgn6xkf")
+    assert len(simulator.calls()) == 2  # nothing sent
+    secret.stored = TOKEN  # the owner stores the right token
+    time.sleep(0.6)
+    landbot.assign_bot(7, 55, "Nkqgn6xkf")  # the cool-down is over: refused, read, sent
+    assert [call.status for call in simulator.calls()][2:] == [401, 200]
+
+
+def test_concurrent_calls_to_a_landbot_refusing_the_token_send_one(
+    simulator: LandbotSimulator,
+) -> None:
+    """A batch's records side by side: one call finds out (and retries with the secret read
+    afresh), the others are never sent."""
+    simulator.set_tokens()  # Landbot answers 401 to everything
+    secret = Secret(cached=TOKEN, stored=TOKEN)
+    landbot = LandbotClient(
+        secret.read, simulator.url, fresh_token=secret.read_afresh, gate=TokenGate(60)
+    )
+    errors: list[LandbotRefusedToken] = []
+
+    def record(customer: int) -> None:
+        try:
+            landbot.set_field(customer, "data", {"status": "paid"})
+        except LandbotRefusedToken as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=record, args=(7,)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 8
+    assert [call.status for call in simulator.calls()] == [401, 401]
+    assert secret.fresh_reads == 1
 
 
 def test_server_errors_are_retried_then_reported_as_retryable(simulator: LandbotSimulator) -> None:

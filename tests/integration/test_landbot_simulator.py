@@ -86,6 +86,19 @@ def test_bad_credentials_are_401(sim: LandbotSimulator, auth: str | None, detail
     assert payment(sim)["value"] == {"status": "pending"}
 
 
+def test_the_accepted_tokens_can_be_replaced_and_a_refusal_lasts_until_told(
+    sim: LandbotSimulator,
+) -> None:
+    sim.set_tokens()  # a window in which Landbot refuses every token
+    assert [send(sim, "PUT", FIELD, PAID).status_code for _ in range(3)] == [401] * 3
+    assert payment(sim)["value"] == {"status": "pending"}
+    sim.set_tokens("rotated-token")  # the old one revoked, a new one issued
+    assert send(sim, "PUT", FIELD, PAID).status_code == 401
+    assert send(sim, "PUT", FIELD, PAID, auth="Token rotated-token").status_code == 200
+    # What the client sent with the refused token still counts towards its rate.
+    assert sim.peak_rate() == 4
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

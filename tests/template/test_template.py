@@ -23,7 +23,13 @@ from devstack import (
 from devstack.generated import stale
 from devstack.template import ROOT, load_template
 from landbot_resume.models import Process, ProcessView
-from landbot_resume.settings import FunctionSettings, ResumeSettings, WebhookSettings
+from landbot_resume.resume import held_seconds
+from landbot_resume.settings import (
+    ConfigurationError,
+    FunctionSettings,
+    ResumeSettings,
+    WebhookSettings,
+)
 from landbot_resume.store import DynamoDBProcessStore
 
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -45,6 +51,7 @@ EXPECTED_OUTPUTS = {
     "WebhookTokenSecretArn",
     "LandbotTokenSecretArn",
     "EventBusName",
+    "AlarmTopicArn",
 }
 # Provided by the Lambda Python runtime: never bundled.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
@@ -623,8 +630,180 @@ def test_parameter_defaults() -> None:
         "RetryWindowSeconds": "120",
         "ResumeMaxConcurrency": "2",
         "LogLevel": "INFO",
+        "UnconfirmedJumps": "fail",
+        "AlarmEmail": "",
+        "AlarmTopicArn": "",
     }
     assert "INFO" in PARAMETERS["LogLevel"]["AllowedValues"]
+    assert PARAMETERS["UnconfirmedJumps"]["AllowedValues"] == ["fail", "resend"]
+
+
+def allowed(parameter: str, value: str) -> bool:
+    """Whether CloudFormation accepts the value (AllowedPattern must match all of it)."""
+    return re.fullmatch(PARAMETERS[parameter]["AllowedPattern"], value) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.landbot.io/v1/",
+        "https://landbot-proxy.example.com/landbot/v1/",
+        "http://127.0.0.1:8081/v1/",
+        "http://localhost:49152/v1/",
+    ],
+)
+def test_a_landbot_url_that_can_be_right_is_accepted_at_deploy_time(url: str) -> None:
+    assert allowed("LandbotApiUrl", url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.landbot.io/",  # no version: every call would answer 404
+        "https://api.landbot.io/v1",
+        "https://api.landbot.io/v2/",
+        "http://api.landbot.io/v1/",  # the token in clear text
+        "http://10.0.0.7:8081/v1/",
+        "http://127.0.0.1/v1/",
+        "https://api.landbot.io/v1/?token=x",
+        "api.landbot.io/v1/",
+        "",
+    ],
+)
+def test_a_landbot_url_that_cannot_be_right_is_refused_at_deploy_time(url: str) -> None:
+    assert not allowed("LandbotApiUrl", url)
+    with pytest.raises(ConfigurationError, match="LANDBOT_API_URL"):
+        ResumeSettings.from_environ(
+            {
+                "PROCESSES_TABLE": "processes",
+                "LANDBOT_TOKEN_SECRET": "secret",
+                "COMPLETION_QUEUE_URL": "queue",
+                "LANDBOT_API_URL": url,
+            }
+        )
+
+
+def test_a_held_completion_reaches_the_dead_letter_queue_in_bounded_time() -> None:
+    """While Landbot refuses the token, each delivery of a completion waits longer; after
+    maxReceiveCount deliveries it is in the DLQ (alarmed, redriven once the token is right),
+    about 12.5 minutes after its first, as template.yaml's CompletionQueue says."""
+    receives = int(RESOURCES["CompletionQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"])
+    first = int(function_env("ResumeFunction")["LANDBOT_AUTH_RETRY_SECONDS"])
+    waits = [held_seconds(n, first) for n in range(1, receives + 1)]
+    assert waits == [30, 60, 120, 240, 300]
+    assert sum(waits) == 750  # the template's comment and README say 12.5 minutes
+    assert ResumeSettings.model_fields["landbot_auth_retry_seconds"].default == first
+
+
+# ----------------------------------------------------------------------------- alarms
+
+
+def evaluate(value: Any, parameters: dict[str, str]) -> Any:
+    """A template value with these parameter values: Ref of a parameter, Fn::Equals,
+    Fn::Not, Fn::If and Condition resolved; a resource's Ref stays {"Ref": name}."""
+    if isinstance(value, list):
+        return [evaluate(item, parameters) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"} and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    if set(value) == {"Condition"}:
+        return evaluate(TEMPLATE["Conditions"][value["Condition"]], parameters)
+    if set(value) == {"Fn::Equals"}:
+        left, right = evaluate(value["Fn::Equals"], parameters)
+        return left == right
+    if set(value) == {"Fn::Not"}:
+        return not evaluate(value["Fn::Not"][0], parameters)
+    if set(value) == {"Fn::If"}:
+        condition, then, otherwise = value["Fn::If"]
+        holds = evaluate(TEMPLATE["Conditions"][condition], parameters)
+        return evaluate(then if holds else otherwise, parameters)
+    return {key: evaluate(item, parameters) for key, item in value.items()}
+
+
+def deployed_with(**values: str) -> dict[str, dict[str, Any]]:
+    """The resources a stack gets with these parameter values (the rest at their defaults)."""
+    parameters = {name: str(spec.get("Default", "")) for name, spec in PARAMETERS.items()}
+    parameters.update(values)
+    return {
+        name: evaluate(resource, parameters)
+        for name, resource in RESOURCES.items()
+        if "Condition" not in resource or evaluate({"Condition": resource["Condition"]}, parameters)
+    }
+
+
+ALARMS = sorted(resources_of_type("AWS::CloudWatch::Alarm"))
+EXISTING_TOPIC = "arn:aws:sns:eu-west-1:123456789012:on-call"
+OWN_TOPIC = {"Ref": "AlarmTopic"}
+
+
+@pytest.mark.parametrize(
+    ("values", "topic", "subscribed"),
+    [
+        ({}, OWN_TOPIC, None),
+        ({"AlarmEmail": "ops@example.com"}, OWN_TOPIC, "ops@example.com"),
+        ({"AlarmTopicArn": EXISTING_TOPIC}, EXISTING_TOPIC, None),
+        (
+            {"AlarmTopicArn": EXISTING_TOPIC, "AlarmEmail": "ops@example.com"},
+            EXISTING_TOPIC,
+            "ops@example.com",
+        ),
+    ],
+)
+def test_every_alarm_tells_the_topic_in_use_when_it_fires_and_when_it_is_over(
+    values: dict[str, str], topic: Any, subscribed: str | None
+) -> None:
+    resources = deployed_with(**values)
+    assert ("AlarmTopic" in resources) == (topic == OWN_TOPIC)
+    assert ALARMS and set(ALARMS) <= set(resources)
+    for alarm in ALARMS:
+        props = resources[alarm]["Properties"]
+        assert props.get("AlarmActions") == [topic], f"{alarm}: AlarmActions"
+        assert props.get("OKActions") == [topic], f"{alarm}: OKActions"
+    subscriptions = [
+        res["Properties"] for res in resources.values() if res["Type"] == "AWS::SNS::Subscription"
+    ]
+    if subscribed is None:
+        assert subscriptions == []
+    else:
+        assert subscriptions == [{"Protocol": "email", "Endpoint": subscribed, "TopicArn": topic}]
+    parameters = {name: str(spec.get("Default", "")) for name, spec in PARAMETERS.items()}
+    output = evaluate(TEMPLATE["Outputs"]["AlarmTopicArn"]["Value"], parameters | values)
+    assert output == topic
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "accepted"),
+    [
+        ("AlarmEmail", "", True),
+        ("AlarmEmail", "ops@example.com", True),
+        ("AlarmEmail", "ops", False),
+        ("AlarmEmail", "ops@example.com, cto@example.com", False),
+        ("AlarmTopicArn", "", True),
+        ("AlarmTopicArn", EXISTING_TOPIC, True),
+        ("AlarmTopicArn", "on-call", False),
+        ("AlarmTopicArn", "arn:aws:sqs:eu-west-1:123456789012:on-call", False),
+    ],
+)
+def test_the_alarm_parameters_take_an_address_or_a_topic_arn_or_nothing(
+    parameter: str, value: str, accepted: bool
+) -> None:
+    assert allowed(parameter, value) == accepted
+
+
+def test_every_alarm_on_the_services_metrics_watches_one_the_code_emits() -> None:
+    code = "".join(
+        path.read_text(encoding="utf-8")
+        for path in python_files(SHARED_PACKAGE, *(code_dir(function) for function in FUNCTIONS))
+    )
+    watched = {
+        res["Properties"]["MetricName"]
+        for res in resources_of_type("AWS::CloudWatch::Alarm").values()
+        if res["Properties"]["Namespace"] == "LandbotResume"
+    }
+    assert {"ProcessesFailed", "LandbotAuthFailures"} <= watched
+    for metric in watched:
+        assert f'"{metric}"' in code, f"no code emits {metric}"
 
 
 # ----------------------------------------------------------------------------- build inputs

@@ -394,6 +394,7 @@ def resume_app(
     for name, value in {
         "PROCESSES_TABLE": store.table_name,
         "LANDBOT_TOKEN_SECRET": "unused",
+        "COMPLETION_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/completions",
         "LANDBOT_RATE_LIMIT": "0",
         "POWERTOOLS_SERVICE_NAME": "landbot-resume",
         "POWERTOOLS_METRICS_NAMESPACE": "LandbotResume",

@@ -3,9 +3,15 @@ from __future__ import annotations
 import pytest
 
 from landbot_resume.models import Completion, ProcessRequest, Status
-from landbot_resume.ports import LandbotError, ProcessStore, UnknownProcess
+from landbot_resume.ports import LandbotError, LandbotRefusedToken, ProcessStore, UnknownProcess
 from landbot_resume.processes import create_process
-from landbot_resume.resume import ProcessBusy, ResumeResult, resume_process
+from landbot_resume.resume import (
+    MAX_HELD_SECONDS,
+    ProcessBusy,
+    ResumeResult,
+    held_seconds,
+    resume_process,
+)
 from tests.fakes import FakeLandbot, InMemoryProcessStore
 
 NOW = 1_795_000_000
@@ -112,12 +118,13 @@ def test_a_retry_after_a_transient_error_does_not_set_the_field_twice(
     assert [name for name, _ in landbot.calls] == ["set_field", "assign_bot"]
 
 
-def test_a_live_claim_makes_other_deliveries_wait(
+def test_a_live_claim_makes_other_deliveries_wait_until_its_lease_ends(
     store: ProcessStore, landbot: FakeLandbot, process_id: str
 ) -> None:
     claimed_by_another_delivery(store, process_id, "other")
-    with pytest.raises(ProcessBusy):
+    with pytest.raises(ProcessBusy) as busy:
         resume_process(paid(process_id), store, landbot, now=NOW + 1)
+    assert (busy.value.process_id, busy.value.lease_until) == (process_id, NOW + 60)
     assert landbot.calls == []
 
 
@@ -168,3 +175,111 @@ def test_an_unanswered_field_write_is_simply_written_again(
         resume_process(paid(process_id), store, landbot, now=NOW)
     assert resume_process(paid(process_id), store, landbot, now=NOW + 1) == ResumeResult.RESUMED
     assert [name for name, _ in landbot.calls] == ["set_field", "assign_bot"]
+
+
+def refused(operation: str, status: int = 401) -> LandbotRefusedToken:
+    return LandbotRefusedToken(operation, f"answered {status}: Invalid token.", status=status)
+
+
+def test_a_refused_token_holds_the_process_instead_of_failing_it(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    landbot.fail_next("set_field", refused("set field"))
+    assert resume_process(paid(process_id), store, landbot, now=NOW) == ResumeResult.HELD
+    held = store.get(process_id)
+    assert held is not None
+    assert (held.status, held.failure_reason, held.lease_until) == (Status.RESUMING, None, NOW)
+    # Once the token is right, the next delivery resumes it like any other.
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 1) == ResumeResult.RESUMED
+    assert [name for name, _ in landbot.calls] == ["set_field", "assign_bot"]
+
+
+def test_a_refused_jump_is_sent_once_the_token_is_right(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    """A 401 or 403 surely moved nobody: the jump is no unconfirmed one."""
+    landbot.fail_next("assign_bot", refused("assign_bot", 403))
+    assert resume_process(paid(process_id), store, landbot, now=NOW) == ResumeResult.HELD
+    held = store.get(process_id)
+    assert held is not None and held.field_set and not held.jump_pending
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 1) == ResumeResult.RESUMED
+    assert [name for name, _ in landbot.calls] == ["set_field", "assign_bot"]
+
+
+def test_a_process_stays_held_for_as_long_as_the_token_is_refused(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    for delivery in range(5):
+        landbot.fail_next("set_field", refused("set field"))
+        result = resume_process(paid(process_id), store, landbot, now=NOW + delivery)
+        assert result == ResumeResult.HELD
+    held = store.get(process_id)
+    assert held is not None and held.status == Status.RESUMING and held.failure_reason is None
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "reason"),
+    [
+        ("set_field", 404, "Not found."),
+        ("assign_bot", 412, "customer blocked"),
+        ("assign_bot", 422, "node: Must be a block id"),
+    ],
+)
+def test_a_customer_fault_still_fails_the_process_with_landbots_reason(
+    store: ProcessStore,
+    landbot: FakeLandbot,
+    process_id: str,
+    operation: str,
+    status: int,
+    reason: str,
+) -> None:
+    name = "set field" if operation == "set_field" else operation
+    landbot.fail_next(
+        operation,
+        LandbotError(name, f"answered {status}: {reason}", status=status, retryable=False),
+    )
+    assert resume_process(paid(process_id), store, landbot, now=NOW) == ResumeResult.FAILED
+    failed = store.get(process_id)
+    assert failed is not None
+    assert (failed.status, failed.failure_reason) == (
+        Status.FAILED,
+        f"{name} answered {status}: {reason}",
+    )
+
+
+def test_a_held_completion_waits_longer_with_each_delivery_up_to_a_bound() -> None:
+    assert [held_seconds(n, 30) for n in range(1, 8)] == [30, 60, 120, 240, 300, 300, 300]
+    assert [held_seconds(n, 1) for n in range(1, 6)] == [1, 2, 4, 8, 16]
+    assert held_seconds(0, 30) == 30  # no receive count: as a first delivery
+    assert held_seconds(10_000, 1) == MAX_HELD_SECONDS
+
+
+def test_resend_sends_an_unconfirmed_jump_again_on_the_next_delivery(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    landbot.fail_next(
+        "assign_bot", LandbotError("assign_bot", "timed out", retryable=True, ambiguous=True)
+    )
+    with pytest.raises(LandbotError):
+        resume_process(paid(process_id), store, landbot, now=NOW, resend_unconfirmed=True)
+    waiting = store.get(process_id)
+    assert waiting is not None
+    assert (waiting.status, waiting.failure_reason, waiting.lease_until) == (
+        Status.RESUMING,
+        None,
+        NOW,
+    )
+    again = resume_process(paid(process_id), store, landbot, now=NOW + 1, resend_unconfirmed=True)
+    assert again == ResumeResult.RESUMED
+    # The field once; the jump that failed (not recorded by the fake), then once more.
+    assert [name for name, _ in landbot.calls] == ["set_field", "assign_bot"]
+
+
+def test_resend_sends_the_jump_of_an_attempt_that_died_mid_jump(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    claimed_by_another_delivery(store, process_id, "dead")
+    store.mark_jumping(process_id, "dead", NOW)
+    result = resume_process(paid(process_id), store, landbot, now=NOW + 61, resend_unconfirmed=True)
+    assert result == ResumeResult.RESUMED
+    assert landbot.calls == [("assign_bot", (42, 1010178, "Nkqgn6xkf"))]  # the field was set

@@ -10,7 +10,12 @@ import pytest
 from landbot_resume.settings import ConfigurationError, ResumeSettings, WebhookSettings
 
 WEBHOOK_ENV = {"PROCESSES_TABLE": "processes", "WEBHOOK_TOKEN_SECRET": "webhook-token"}
-RESUME_ENV = {"PROCESSES_TABLE": "processes", "LANDBOT_TOKEN_SECRET": "landbot-token"}
+QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/completions"
+RESUME_ENV = {
+    "PROCESSES_TABLE": "processes",
+    "LANDBOT_TOKEN_SECRET": "landbot-token",
+    "COMPLETION_QUEUE_URL": QUEUE_URL,
+}
 # A value that must never show up in an error (it could be a secret).
 SECRET_LIKE = "s3cr3t-Value-9f2c"
 

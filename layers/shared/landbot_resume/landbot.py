@@ -12,11 +12,14 @@ from urllib.parse import quote
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from landbot_resume.ports import LandbotError, RateLimiter
+from landbot_resume.ports import LandbotError, LandbotRefusedToken, RateLimiter
+from landbot_resume.token_gate import TokenGate
 
 # Connect and read timeouts: a Landbot call that hangs must not eat the function's time.
 CONNECT_TIMEOUT_SECONDS = 3.05
 DEFAULT_TIMEOUT = (CONNECT_TIMEOUT_SECONDS, 10.0)
+# Landbot's answers to a token it does not accept: the deployment's fault, not the customer's.
+REFUSED_TOKEN_STATUSES = (401, 403)
 _jitter = random.SystemRandom()
 
 
@@ -25,6 +28,10 @@ class LandbotClient:
 
     `deadline` (epoch seconds) bounds retries, waits for the rate limiter and timeouts; the
     handler sets it from the invocation's remaining time.
+
+    When Landbot refuses the token, `fresh_token` (the secret read again, bypassing any
+    cache) is tried once before LandbotRefusedToken is raised; `gate` keeps the container's
+    other calls from going out meanwhile (token_gate.py).
     """
 
     def __init__(
@@ -32,6 +39,8 @@ class LandbotClient:
         token: Callable[[], str],
         base_url: str,
         *,
+        fresh_token: Callable[[], str] | None = None,
+        gate: TokenGate | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_attempts: int = 5,
@@ -40,6 +49,8 @@ class LandbotClient:
         limiter: RateLimiter | None = None,
     ) -> None:
         self._token = token
+        self._fresh_token = fresh_token
+        self._gate = gate
         self._base_url = base_url.rstrip("/") + "/"
         self._session = session or requests.Session()
         self._timeout = timeout
@@ -83,9 +94,45 @@ class LandbotClient:
     def _call(
         self, operation: str, method: str, path: str, body: dict[str, Any], *, repeatable: bool
     ) -> None:
+        gate = self._gate
+        if gate is not None:
+            try:
+                admitted = gate.enter(self.deadline - time.time())
+            except TimeoutError as error:
+                raise LandbotError(operation, "not sent: no time left", retryable=True) from error
+            if not admitted:
+                raise LandbotRefusedToken(
+                    operation, "not sent: Landbot refused the agent token moments ago"
+                )
+        try:
+            try:
+                self._attempts(operation, method, path, body, repeatable, self._token)
+            except LandbotRefusedToken:
+                if self._fresh_token is None:
+                    raise
+                # The token may have been rotated since it was cached: read it afresh, once.
+                fresh = self._fresh_token()
+                self._attempts(operation, method, path, body, repeatable, lambda: fresh)
+        except LandbotRefusedToken:
+            if gate is not None:
+                gate.refused()
+            raise
+        finally:
+            if gate is not None:
+                gate.leave()
+
+    def _attempts(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        repeatable: bool,
+        token: Callable[[], str],
+    ) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
-                self._send(operation, method, path, body)
+                self._send(operation, method, path, body, token)
                 return
             except LandbotError as error:
                 if not error.retryable or (error.ambiguous and not repeatable):
@@ -96,9 +143,16 @@ class LandbotClient:
                     raise
                 time.sleep(pause)
 
-    def _send(self, operation: str, method: str, path: str, body: dict[str, Any]) -> None:
+    def _send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        token: Callable[[], str],
+    ) -> None:
         # Everything slow comes before the permit, so the call goes out right after it.
-        headers = {"Authorization": f"Token {self._token()}"}
+        headers = {"Authorization": f"Token {token()}"}
         if self._limiter is None:
             return self._request(operation, method, path, body, headers)
         try:
@@ -138,7 +192,14 @@ class LandbotClient:
             sent = not _never_connected(error)
             problem = "connection dropped" if sent else "not sent: connection failed"
             raise LandbotError(operation, problem, retryable=True, ambiguous=sent) from error
-        if response.status_code < 300:
+        status = response.status_code
+        if status in REFUSED_TOKEN_STATUSES:
+            raise LandbotRefusedToken(
+                operation, f"answered {status}: {_error_message(response)}", status=status
+            )
+        if self._gate is not None and status < 500:
+            self._gate.accepted()  # (a 5xx may come from in front of Landbot's checks)
+        if status < 300:
             return
         raise LandbotError(
             operation,

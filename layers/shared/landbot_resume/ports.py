@@ -48,6 +48,16 @@ class LandbotError(Exception):
         self.ambiguous = ambiguous
 
 
+class LandbotRefusedToken(LandbotError):
+    """Landbot refused the agent token (401 or 403), or the call was not sent because it
+    refused it moments ago: a fault of the deployment's configuration (a wrong, missing or
+    revoked token), which says nothing about the customer. Never retryable at once: only
+    once the token is right."""
+
+    def __init__(self, operation: str, problem: str, *, status: int | None = None) -> None:
+        super().__init__(operation, problem, status=status, retryable=False)
+
+
 class RateLimitTimeout(Exception):
     """No permit frees up before the caller's deadline."""
 
@@ -98,15 +108,17 @@ class ProcessStore(Protocol):
     def mark_resumed(self, process_id: str, claim_id: str, now: int) -> None: ...
 
     def release(self, process_id: str, claim_id: str, now: int) -> None:
-        """Give a claim up after a failure Landbot surely did not act on, so the next
-        delivery may retry at once."""
+        """Give a claim up after a failure Landbot surely did not act on (or, when the owner
+        chose to resend unconfirmed jumps, one it may have), so the next delivery may retry
+        at once."""
         ...
 
     def mark_failed(self, process_id: str, claim_id: str, now: int, reason: str) -> None: ...
 
 
 class LandbotApi(Protocol):
-    """The two Landbot calls that resume a parked bot; they raise LandbotError."""
+    """The two Landbot calls that resume a parked bot; they raise LandbotError
+    (LandbotRefusedToken when Landbot refuses the agent token)."""
 
     def set_field(self, customer_id: int, field: str, value: dict[str, Any]) -> None: ...
 

@@ -1,9 +1,14 @@
 """Resuming a parked bot: claim the process, Set the field, Go to the block, record it.
 
 A process moves PENDING -> RESUMING -> RESUMED, or -> FAILED with a reason, and every move
-is a conditional write. The field is written at least once (writing it again is harmless);
-the jump is sent at most once: when Landbot may have acted on a jump without confirming it,
-the process fails with that reason instead of replaying the block to the customer.
+is a conditional write. The field is written at least once (writing it again is harmless).
+The jump is sent at most once by default: when Landbot may have acted on a jump without
+confirming it, the process fails with that reason instead of replaying the block to the
+customer; with `resend_unconfirmed` (the owner's choice, for bots whose resume block can be
+replayed) such a jump is sent again by the next delivery instead.
+
+A Landbot that refuses the agent token (the deployment's fault) never ends a process: its
+claim is released and the completion is held, to be delivered again later.
 """
 
 from __future__ import annotations
@@ -12,23 +17,38 @@ import uuid
 from enum import StrEnum
 
 from landbot_resume.models import Completion, Status
-from landbot_resume.ports import LandbotApi, LandbotError, ProcessStore
+from landbot_resume.ports import LandbotApi, LandbotError, LandbotRefusedToken, ProcessStore
 
 # How long a claim keeps other deliveries away: longer than one invocation (so two never
 # work on one process), shorter than the queue's visibility timeout (so the retry of a
 # crashed invocation finds the claim expired).
 DEFAULT_LEASE_SECONDS = 60
 UNCONFIRMED = "assign_bot unconfirmed"
+# A held completion's wait for its next delivery doubles with each delivery, up to this.
+MAX_HELD_SECONDS = 300
 
 
 class ResumeResult(StrEnum):
     RESUMED = "resumed"
     FAILED = "failed"  # for good; the reason is on the process
     DUPLICATE = "duplicate"  # the process was already finished: acknowledged, not replayed
+    HELD = "held"  # Landbot refused the token: the process still waits; deliver again later
 
 
 class ProcessBusy(Exception):
-    """Another delivery holds a live claim on the process; try again after its lease."""
+    """Another delivery holds a live claim on the process; try again after its lease
+    (`lease_until`, epoch seconds)."""
+
+    def __init__(self, process_id: str, lease_until: int | None = None) -> None:
+        super().__init__(process_id)
+        self.process_id = process_id
+        self.lease_until = lease_until
+
+
+def held_seconds(deliveries: int, first: int) -> int:
+    """How long a held completion waits before its next delivery: `first` seconds after its
+    first delivery, doubling with each one after, at most MAX_HELD_SECONDS."""
+    return min(first << (max(deliveries, 1) - 1), MAX_HELD_SECONDS)
 
 
 def resume_process(
@@ -38,12 +58,13 @@ def resume_process(
     *,
     now: int,
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    resend_unconfirmed: bool = False,
 ) -> ResumeResult:
     """Deliver one outcome to the bot waiting for it.
 
     Raises UnknownProcess for an id nobody created, ProcessBusy while another delivery
     works on it, and a retryable LandbotError when Landbot could not be reached: in each
-    case the message must be retried or kept, never dropped.
+    case the message must be retried or kept, never dropped (and so must a HELD one).
     """
     claim_id = uuid.uuid4().hex
     claim = store.claim(
@@ -59,9 +80,9 @@ def resume_process(
     if not claim.claimed:
         if process.status in (Status.RESUMED, Status.FAILED):
             return ResumeResult.DUPLICATE
-        raise ProcessBusy(completion.process_id)
-    if process.jump_pending:
-        # An earlier attempt stopped after it may have sent the jump.
+        raise ProcessBusy(completion.process_id, process.lease_until)
+    if process.jump_pending and not resend_unconfirmed:
+        # An earlier attempt stopped after it may have sent the jump (resent below if so chosen).
         reason = f"{UNCONFIRMED}: an earlier attempt stopped after sending it"
         store.mark_failed(process.process_id, claim_id, now, reason)
         return ResumeResult.FAILED
@@ -76,8 +97,12 @@ def resume_process(
             landbot.set_field(process.customer_id, process.field, value)
         store.mark_jumping(process.process_id, claim_id, now)
         landbot.assign_bot(process.customer_id, process.bot_id, process.node_id)
+    except LandbotRefusedToken:
+        # Says nothing about the customer: the process waits for a token Landbot accepts.
+        store.release(process.process_id, claim_id, now)
+        return ResumeResult.HELD
     except LandbotError as error:
-        if error.ambiguous and error.operation == "assign_bot":
+        if error.ambiguous and error.operation == "assign_bot" and not resend_unconfirmed:
             store.mark_failed(process.process_id, claim_id, now, f"{UNCONFIRMED}: {error}")
             return ResumeResult.FAILED
         if error.retryable:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -17,7 +17,11 @@ from pydantic_core import ErrorDetails
 DEFAULT_LANDBOT_API_URL = "https://api.landbot.io/v1/"
 # DynamoDB's rule for table names.
 TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
-URL_PATTERN = r"^https?://\S+$"
+# Landbot's base URL ends in its version; any other URL 404s on every call, which is a fault
+# of the deployment. https only, but for a server on this machine (the local stack's).
+LANDBOT_API_URL_PATTERN = (
+    r"^(https://[^\s/?#]+(/[^\s?#]*)?|http://(127\.0\.0\.1|localhost):[0-9]{1,5})/v1/$"
+)
 
 
 class ConfigurationError(ValueError):
@@ -56,7 +60,7 @@ class WebhookSettings(FunctionSettings):
 class ResumeSettings(FunctionSettings):
     landbot_token_secret: str = Field(alias="LANDBOT_TOKEN_SECRET", min_length=1)
     landbot_api_url: str = Field(
-        DEFAULT_LANDBOT_API_URL, alias="LANDBOT_API_URL", pattern=URL_PATTERN
+        DEFAULT_LANDBOT_API_URL, alias="LANDBOT_API_URL", pattern=LANDBOT_API_URL_PATTERN
     )
     # Requests per second for the agent token, shared by every container; 0 turns it off.
     landbot_rate_limit: int = Field(10, alias="LANDBOT_RATE_LIMIT", ge=0)
@@ -64,6 +68,13 @@ class ResumeSettings(FunctionSettings):
     landbot_timeout_seconds: float = Field(
         10.0, alias="LANDBOT_TIMEOUT_SECONDS", ge=1, le=20, allow_inf_nan=False
     )
+    # A jump whose answer never came back: "fail" the process, or "resend" the jump.
+    unconfirmed_jumps: Literal["fail", "resend"] = Field("fail", alias="UNCONFIRMED_JUMPS")
+    # While Landbot refuses the agent token: how long a container sends nothing, and a held
+    # completion's first wait for its next delivery (doubling with each one after).
+    landbot_auth_retry_seconds: int = Field(30, alias="LANDBOT_AUTH_RETRY_SECONDS", ge=1, le=300)
+    # Where the completions come from: a record handed back is scheduled on it.
+    completion_queue_url: str = Field(alias="COMPLETION_QUEUE_URL", min_length=1)
 
 
 def _problem(item: ErrorDetails) -> str:
