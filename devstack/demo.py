@@ -34,7 +34,7 @@ def wait_for_status(stack: LocalStack, process_id: str, wanted: set[str]) -> dic
         state: dict[str, Any] = requests.get(
             f"{stack.webhook_url}/{process_id}",
             headers={"X-Webhook-Token": stack.webhook_token},
-            timeout=5,
+            timeout=30,
         ).json()
         if state.get("status") in wanted or time.monotonic() > deadline:
             return state
@@ -59,7 +59,7 @@ def play(stack: LocalStack) -> bool:
             "context": {"plan": "pro"},
         },
         headers={"X-Webhook-Token": stack.webhook_token},
-        timeout=5,
+        timeout=30,
     )
     process = answer.json()
     line.say(

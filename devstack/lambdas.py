@@ -135,9 +135,7 @@ class ExecutionEnvironment:
         """Run a module-level function (and its arguments, pickled) inside the environment."""
         with self._lock:
             try:
-                if not self._ready:
-                    self._answer()
-                    self._ready = True
+                self._wait_ready()
                 self._connection.send((function, args))
                 result: T = self._answer()
             except (EOFError, OSError) as error:
@@ -145,6 +143,21 @@ class ExecutionEnvironment:
                     error
                 )
             return result
+
+    def wait_ready(self) -> None:
+        """Wait until the handler is imported (the cold start is over)."""
+        with self._lock:
+            try:
+                self._wait_ready()
+            except (EOFError, OSError) as error:
+                raise RuntimeError(f"{self.logical_id}: the execution environment is gone") from (
+                    error
+                )
+
+    def _wait_ready(self) -> None:
+        if not self._ready:
+            self._answer()
+            self._ready = True
 
     def _answer(self) -> Any:
         kind, value = self._connection.recv()
@@ -209,15 +222,21 @@ class ContainerPool:
         finally:
             self._idle.put(environment)
 
+    def wait_ready(self) -> None:
+        for environment in self.environments:
+            environment.wait_ready()
+
     def request_stop(self) -> None:
         for environment in self.environments:
             environment.request_stop()
 
-    def stop(self) -> None:
-        self.request_stop()
-        deadline = time.monotonic() + STOP_SECONDS
+    def wait_stopped(self, deadline: float) -> None:
         for environment in self.environments:
             environment.wait_stopped(deadline)
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.wait_stopped(time.monotonic() + STOP_SECONDS)
 
 
 # ---------------------------------------------------------------- inside an environment

@@ -120,6 +120,9 @@ class PollingContainers:
         self._stopping.set()
         self._pool.request_stop()
 
+    def wait_stopped(self, deadline: float) -> None:
+        self._pool.wait_stopped(deadline)
+
     def stop(self) -> None:
         self.request_stop()
         self._pool.stop()

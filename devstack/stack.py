@@ -23,7 +23,7 @@ from devstack.aws import (
     register_stack,
 )
 from devstack.gateway import Gateway
-from devstack.lambdas import ContainerPool
+from devstack.lambdas import STOP_SECONDS, ContainerPool
 from devstack.landbot_simulator import LandbotSimulator
 from devstack.poller import PollingContainers, maximum_concurrency
 from devstack.template import ROOT
@@ -183,6 +183,9 @@ class LocalStack:
         self.webhook = self._pool("WebhookFunction", self.webhook_containers)
         # For invoking the resume function directly, as `sam local invoke` would.
         self.resume = self._pool("ResumeFunction", 1)
+        # Up means ready: the first request does not wait for a cold start.
+        self.webhook.wait_ready()
+        self.resume.wait_ready()
         self.gateway = Gateway(self.webhook, port=self.ports.api).start()
         self._started.append(self.gateway)
         if self.poll:
@@ -206,13 +209,21 @@ class LocalStack:
         return pool
 
     def stop(self) -> None:
-        # Every execution environment is told at once, so their last invocations end side
-        # by side; then each part stops, the last started first (moto last of all).
-        for part in self._started:
-            if isinstance(part, ContainerPool | PollingContainers):
-                part.request_stop()
+        # Every execution environment is told at once and given one deadline, so their last
+        # invocations end side by side; then each part stops, the last started first (moto
+        # last of all).
+        environments = [
+            part for part in self._started if isinstance(part, ContainerPool | PollingContainers)
+        ]
+        for part in environments:
+            part.request_stop()
+        deadline = time.monotonic() + STOP_SECONDS
         while self._started:
-            self._started.pop().stop()
+            part = self._started.pop()
+            if part in environments:
+                part.wait_stopped(deadline)
+            else:
+                part.stop()
 
     @property
     def api_url(self) -> str:
