@@ -215,7 +215,10 @@ class ContainerPool:
 
     def stop(self) -> None:
         self.request_stop()
-        deadline = time.monotonic() + STOP_SECONDS
+        self.wait_stopped(time.monotonic() + STOP_SECONDS)
+
+    def wait_stopped(self, deadline: float) -> None:
+        """Wait until `deadline` (monotonic) for every environment to end, then kill it."""
         for environment in self.environments:
             environment.wait_stopped(deadline)
 

@@ -124,6 +124,9 @@ class PollingContainers:
         self.request_stop()
         self._pool.stop()
 
+    def wait_stopped(self, deadline: float) -> None:
+        self._pool.wait_stopped(deadline)
+
     def _poll(self, environment: ExecutionEnvironment) -> None:
         while not self._stopping.is_set():
             try:
