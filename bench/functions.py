@@ -131,6 +131,7 @@ def resume_floor(
     (claim, about to jump, resumed) through DynamoDBProcessStore, and the two Landbot calls (Set,
     then Go) on one kept-alive HTTP session. Returns the seconds it took and moto's CPU
     seconds in them."""
+    from landbot_resume.models import Source
     from landbot_resume.store import DynamoDBProcessStore
 
     global _session
@@ -147,6 +148,7 @@ def resume_floor(
         outcome="paid",
         result={},
         event_id=None,
+        source=Source.STRIPE,
         claim_id=claim_id,
         now=now,
         lease_seconds=60,

@@ -12,7 +12,7 @@ from types import FrameType
 
 from devstack import chaos, demo, generated
 from devstack.aws import CREDENTIALS, REGION, bus_entry
-from devstack.bots import BOT_ID, CUSTOMER_ID, NODE_ID
+from devstack.bots import BOT_ID, CUSTOMER_ID, NODE_ID, TIMEOUT_NODE_ID
 from devstack.samples import STRIPE_SAMPLES, stripe_event
 from devstack.stack import DEFAULT_PORTS, LocalStack, Ports
 
@@ -69,6 +69,15 @@ def banner(stack: LocalStack) -> str:
     is the local stack's own; the Landbot agent token is never shown."""
     aws = stack.resources.endpoint
     body = json.dumps({"bot_id": BOT_ID, "node_id": NODE_ID, "customer_id": CUSTOMER_ID})
+    timed = json.dumps(
+        {
+            "bot_id": BOT_ID,
+            "node_id": NODE_ID,
+            "customer_id": CUSTOMER_ID,
+            "timeout_seconds": 30,
+            "timeout_node_id": TIMEOUT_NODE_ID,
+        }
+    )
     token = stack.webhook_token
     send_event = f"python -m devstack send-event <process_id> --aws {aws}"
     if stack.resources.bus != "default":
@@ -98,13 +107,23 @@ Start a wait, as a Landbot Webhook block would:
   curl -s -X POST {stack.webhook_url} -H 'Content-Type: application/json' \\
     -H 'X-Webhook-Token: {token}' -d '{body}'
 
+Or one that ends at block {TIMEOUT_NODE_ID} if no outcome comes within 30 s (timeouts fire
+within a second or two here; on AWS within about 90 s):
+  curl -s -X POST {stack.webhook_url} -H 'Content-Type: application/json' \\
+    -H 'X-Webhook-Token: {token}' -d '{timed}'
+
 Send a payment event for it (types: {", ".join(STRIPE_SAMPLES)}):
   {send_event} --type checkout.session.completed
 
+Or call the wait off, as the bot would when the customer moves on:
+  curl -s -X POST {stack.webhook_url}/<process_id>/cancel -H 'X-Webhook-Token: {token}'
+
 {customer}
 
-List the processes as an operator would:
+List the processes as an operator would, see one's history, retry a FAILED one:
   landbot-resume processes list --endpoint-url {aws}
+  landbot-resume processes show <process_id> --endpoint-url {aws}
+  landbot-resume processes retry <process_id> --endpoint-url {aws}
 
 Ctrl-C (or SIGTERM) stops the stack."""
 

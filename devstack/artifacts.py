@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.aws import ACCOUNT, REGION
 from devstack.template import ROOT, load_template
 
-FUNCTIONS = ("WebhookFunction", "ResumeFunction")
+FUNCTIONS = ("WebhookFunction", "ResumeFunction", "TimeoutsFunction")
 
 
 LAYER = "SharedLayer"
@@ -79,11 +80,17 @@ def runtime_dir(work: Path) -> Path:
     return runtime
 
 
-def _resolve(value: Any, parameters: dict[str, Any]) -> str:
-    """Template values for the environment: parameter defaults, placeholders for resources."""
+def _resolve(value: Any, template: dict[str, Any]) -> str:
+    """Template values for the environment: parameter defaults, placeholders for resources
+    (shaped as what Ref returns for them: a queue's is its URL)."""
     if isinstance(value, dict) and set(value) == {"Ref"}:
         name = value["Ref"]
-        return str(parameters[name]["Default"]) if name in parameters else f"local-{name}"
+        parameters = template["Parameters"]
+        if name in parameters:
+            return str(parameters[name]["Default"])
+        if template["Resources"].get(name, {}).get("Type") == "AWS::SQS::Queue":
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/local-{name}"
+        return f"local-{name}"
     return str(value)
 
 
@@ -91,13 +98,12 @@ def template_variables(function: str) -> dict[str, str]:
     """The function's environment variables from the template (Globals and its own), with
     parameter defaults and placeholder names for the resources."""
     template = load_template()
-    parameters = template["Parameters"]
     own = template["Resources"].get(function, {}).get("Properties", {})
     variables = {
         **template["Globals"]["Function"]["Environment"]["Variables"],
         **own.get("Environment", {}).get("Variables", {}),
     }
-    return {name: _resolve(value, parameters) for name, value in variables.items()}
+    return {name: _resolve(value, template) for name, value in variables.items()}
 
 
 def lambda_environment(function: str, code: Path, work: Path) -> dict[str, str]:

@@ -10,6 +10,9 @@ import requests
 BOT_ID = 1010178
 NODE_ID = "Nkqgn6xkf"
 CUSTOMER_ID = 298537154
+# The block a wait continues at when it times out, and the customer who never pays.
+TIMEOUT_NODE_ID = "Ntimeout7x"
+SECOND_CUSTOMER_ID = 298537155
 
 
 def create_processes(

@@ -231,6 +231,7 @@ class ContainerPool:
             environment.request_stop()
 
     def wait_stopped(self, deadline: float) -> None:
+        """Wait until `deadline` (monotonic) for every environment to end, then kill it."""
         for environment in self.environments:
             environment.wait_stopped(deadline)
 

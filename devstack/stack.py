@@ -1,5 +1,5 @@
 """The whole service on one machine, without Docker: moto, the Landbot simulator, the HTTP
-API and the queue poller, wired from template.yaml."""
+API, the queue poller and the scheduled functions (timeouts), wired from template.yaml."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from devstack.gateway import Gateway
 from devstack.lambdas import STOP_SECONDS, ContainerPool
 from devstack.landbot_simulator import LandbotSimulator
 from devstack.poller import PollingContainers, maximum_concurrency
+from devstack.scheduler import Scheduler
 from devstack.template import ROOT
 
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
@@ -108,7 +109,8 @@ class LocalStack:
     """Start with `with LocalStack() as stack:`; everything stops on exit.
 
     `landbot_api_url` points the resume function at another Landbot-compatible server, with
-    `landbot_token`, and then no simulator is started.
+    `landbot_token`, and then no simulator is started. The scheduled functions (the timeouts
+    sweeper) run every `schedule_seconds` (0: never), not once a minute as on AWS.
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class LocalStack:
         landbot_rate_limit: float = 10.0,
         environment: dict[str, str] | None = None,
         webhook_containers: int = 2,
+        schedule_seconds: float = 1.0,
     ) -> None:
         self.ports = ports or Ports()
         self.landbot_api_url = landbot_api_url
@@ -133,6 +136,7 @@ class LocalStack:
         self.landbot_rate_limit = landbot_rate_limit
         self.environment = environment or {}
         self.webhook_containers = webhook_containers
+        self.schedule_seconds = schedule_seconds
         self.simulator: LandbotSimulator | None = None
         self._started: list[Any] = []
 
@@ -198,6 +202,9 @@ class LocalStack:
                 quiet=self.quiet,
             )
             self._started.append(pollers.start())
+        if self.schedule_seconds > 0:
+            scheduler = Scheduler(self.environments, self.schedule_seconds, quiet=self.quiet)
+            self._started.append(scheduler.start())
         # What `landbot-resume --endpoint-url` finds the resources by, as on AWS.
         register_stack(self.resources, {"WebhookUrl": self.webhook_url})
 
@@ -209,18 +216,16 @@ class LocalStack:
         return pool
 
     def stop(self) -> None:
-        # Every execution environment is told at once and given one deadline, so their last
-        # invocations end side by side; then each part stops, the last started first (moto
-        # last of all).
-        environments = [
-            part for part in self._started if isinstance(part, ContainerPool | PollingContainers)
-        ]
-        for part in environments:
-            part.request_stop()
+        # Every execution environment is told at once and given one deadline, so that their
+        # last invocations (or a start still importing) end side by side; then each part
+        # stops, the last started first (moto last of all).
         deadline = time.monotonic() + STOP_SECONDS
+        for part in self._started:
+            if isinstance(part, ContainerPool | PollingContainers | Scheduler):
+                part.request_stop()
         while self._started:
             part = self._started.pop()
-            if part in environments:
+            if isinstance(part, ContainerPool | PollingContainers | Scheduler):
                 part.wait_stopped(deadline)
             else:
                 part.stop()
@@ -261,7 +266,8 @@ class LocalStack:
         )
 
     def statuses(self) -> dict[str, dict[str, Any]]:
-        """Every process in the table: id -> its status, failure reason and outcome."""
+        """Every process in the table: id -> its status, failure reason, outcome and late
+        outcome."""
         dynamodb = self.resources.client("dynamodb")
         items: dict[str, dict[str, Any]] = {}
         kwargs: dict[str, Any] = {"TableName": self.resources.table}
@@ -273,6 +279,10 @@ class LocalStack:
                         "status": item["status"]["S"],
                         "reason": item.get("failure_reason", {}).get("S"),
                         "outcome": item.get("outcome", {}).get("S"),
+                        "late_outcome": item.get("late_outcome", {})
+                        .get("M", {})
+                        .get("outcome", {})
+                        .get("S"),
                     }
             if "LastEvaluatedKey" not in page:
                 return items

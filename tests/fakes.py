@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from landbot_resume.models import Process, Status, iso
-from landbot_resume.ports import Claim, LandbotError, UnknownProcess
+from landbot_resume.models import (
+    MAX_REASON_CHARS,
+    CompletionMessage,
+    HistoryEntry,
+    LateOutcome,
+    Process,
+    Source,
+    Status,
+    history_with_claim,
+    iso,
+)
+from landbot_resume.ports import Claim, LandbotError, Move, UnknownProcess
 
 
 def _condition_failed(code: str, operation: str) -> ClientError:
@@ -62,6 +73,7 @@ class InMemoryProcessStore:
         outcome: str,
         result: dict[str, Any],
         event_id: str | None,
+        source: Source,
         claim_id: str,
         now: int,
         lease_seconds: int,
@@ -70,36 +82,45 @@ class InMemoryProcessStore:
             item = self._items.get(process_id)
             if item is None:
                 raise UnknownProcess(process_id)
-            lease_over = item["status"] == Status.RESUMING and item.get("lease_until", now) < now
-            if item["status"] != Status.PENDING and not lease_over:
-                return Claim(_process(item), claimed=False)
+            process = _process(item)
+            if not process.claimable(now):
+                return Claim(process, claimed=False)
+            reason = None
+            if process.status is Status.RESUMING:
+                reason = f"attempt {process.attempts + 1}: the last claim's lease ran out"
+            entry = HistoryEntry.of(now, Status.RESUMING, source, event_id=event_id, reason=reason)
             item.update(
                 status=Status.RESUMING.value,
                 claim_id=claim_id,
                 lease_until=now + lease_seconds,
                 updated_at=iso(now),
                 attempts=item.get("attempts", 0) + 1,
+                history=_entries(history_with_claim(process.history, entry)),
             )
+            item.pop("due_at", None)
             # The first claim fixes what the process resumes with.
             item.setdefault("outcome", outcome)
             item.setdefault("result", copy.deepcopy(result))
             item.setdefault("event_id", event_id or "")
+            item.setdefault("outcome_source", source.value)
             return Claim(_process(item), claimed=True)
 
     def mark_jumping(self, process_id: str, claim_id: str, now: int) -> None:
         self._update_claimed(process_id, claim_id, now, {"field_set": True, "jump_pending": True})
 
     def mark_resumed(self, process_id: str, claim_id: str, now: int) -> None:
+        entry = HistoryEntry.of(now, Status.RESUMED, Source.RESUME)
         self._update_claimed(
-            process_id, claim_id, now, {"status": Status.RESUMED.value}, remove="lease_until"
+            process_id, claim_id, now, {"status": Status.RESUMED.value}, "lease_until", entry
         )
 
     def release(self, process_id: str, claim_id: str, now: int) -> None:
         self._update_claimed(process_id, claim_id, now, {"lease_until": now, "jump_pending": False})
 
     def mark_failed(self, process_id: str, claim_id: str, now: int, reason: str) -> None:
-        changes = {"status": Status.FAILED.value, "failure_reason": reason[:500]}
-        self._update_claimed(process_id, claim_id, now, changes, remove="lease_until")
+        changes = {"status": Status.FAILED.value, "failure_reason": reason[:MAX_REASON_CHARS]}
+        entry = HistoryEntry.of(now, Status.FAILED, Source.RESUME, reason=reason)
+        self._update_claimed(process_id, claim_id, now, changes, "lease_until", entry)
 
     def _update_claimed(
         self,
@@ -108,6 +129,7 @@ class InMemoryProcessStore:
         now: int,
         changes: dict[str, Any],
         remove: str | None = None,
+        entry: HistoryEntry | None = None,
     ) -> None:
         # Only the holder of the current claim may move the process on.
         with self._lock:
@@ -115,8 +137,123 @@ class InMemoryProcessStore:
             if item is None or item["status"] != Status.RESUMING or item["claim_id"] != claim_id:
                 raise _condition_failed("ConditionalCheckFailedException", "UpdateItem")
             item.update(updated_at=iso(now), **changes)
+            if entry is not None:
+                item["history"] = [*item.get("history", []), *_entries([entry])]
             if remove is not None:
                 item.pop(remove, None)
+
+    def cancel(
+        self, process_id: str, *, now: int, source: Source, reason: str | None = None
+    ) -> Move:
+        entry = HistoryEntry.of(now, Status.CANCELLED, source, reason=reason)
+        return self._move(
+            process_id,
+            lambda item: item["status"] == Status.PENDING,
+            {"status": Status.CANCELLED.value},
+            entry,
+            now,
+            remove="due_at",
+        )
+
+    def set_outcome(
+        self,
+        process_id: str,
+        *,
+        outcome: str,
+        node_id: str,
+        now: int,
+        due_at: int,
+        source: Source,
+        reason: str,
+    ) -> Move:
+        entry = HistoryEntry.of(now, Status.PENDING, source, reason=reason)
+        changes = {
+            "outcome": outcome,
+            "result": {},
+            "outcome_source": source.value,
+            "resume_node_id": node_id,
+            "due_at": due_at,
+        }
+        return self._move(
+            process_id,
+            lambda item: item["status"] == Status.PENDING and "outcome" not in item,
+            changes,
+            entry,
+            now,
+        )
+
+    def retry(self, process_id: str, *, now: int, due_at: int, source: Source, reason: str) -> Move:
+        entry = HistoryEntry.of(now, Status.PENDING, source, reason=reason)
+        changes = {"status": Status.PENDING.value, "jump_pending": False, "due_at": due_at}
+        return self._move(
+            process_id,
+            lambda item: item["status"] == Status.FAILED,
+            changes,
+            entry,
+            now,
+            remove=("failure_reason", "claim_id", "lease_until"),
+        )
+
+    def record_late_outcome(
+        self, process_id: str, late: LateOutcome, *, status: Status, now: int
+    ) -> bool:
+        entry = HistoryEntry.of(
+            now,
+            status,
+            late.source,
+            event_id=late.event_id,
+            reason=f"late outcome {late.outcome}: recorded, not replayed",
+        )
+        move = self._move(
+            process_id,
+            lambda item: item["status"] == status and "late_outcome" not in item,
+            {"late_outcome": late.model_dump(mode="json", exclude_none=True)},
+            entry,
+            now,
+        )
+        return move.moved
+
+    def _move(
+        self,
+        process_id: str,
+        allowed: Callable[[dict[str, Any]], bool],
+        changes: dict[str, Any],
+        entry: HistoryEntry,
+        now: int,
+        remove: str | tuple[str, ...] = (),
+    ) -> Move:
+        with self._lock:
+            item = self._items.get(process_id)
+            if item is None:
+                raise UnknownProcess(process_id)
+            if not allowed(item):
+                return Move(_process(item), moved=False)
+            item.update(copy.deepcopy(changes), updated_at=iso(now))
+            item["history"] = [*item.get("history", []), *_entries([entry])]
+            for name in (remove,) if isinstance(remove, str) else remove:
+                item.pop(name, None)
+            return Move(_process(item), moved=True)
+
+    def due(self, now: int, limit: int) -> list[tuple[str, int]]:
+        with self._lock:
+            found = [
+                (process_id, item["due_at"])
+                for process_id, item in self._items.items()
+                if item["status"] == Status.PENDING and item.get("due_at", now + 1) <= now
+            ]
+        return sorted(found, key=lambda pair: (pair[1], pair[0]))[:limit]
+
+    def postpone(self, process_id: str, due_at: int, *, until: int) -> bool:
+        with self._lock:
+            item = self._items.get(process_id)
+            if item is None or item["status"] != Status.PENDING or item.get("due_at") != due_at:
+                return False
+            item["due_at"] = until
+            return True
+
+
+def _entries(history: list[HistoryEntry]) -> list[dict[str, Any]]:
+    return [entry.model_dump(mode="json", exclude_none=True) for entry in history]
 
 
 def _process(item: dict[str, Any]) -> Process:
@@ -148,3 +285,17 @@ class FakeLandbot:
     def assign_bot(self, customer_id: int, bot_id: int, node_id: str) -> None:
         self._maybe_fail("assign_bot")
         self.calls.append(("assign_bot", (customer_id, bot_id, node_id)))
+
+
+class FakeCompletionQueue:
+    """Behaves like SqsCompletionQueue: keeps what it is sent, refuses on request."""
+
+    def __init__(self) -> None:
+        self.sent: list[CompletionMessage] = []
+        self.refuse = False
+
+    def send(self, messages: list[CompletionMessage]) -> list[CompletionMessage]:
+        if self.refuse:
+            return list(messages)
+        self.sent += messages
+        return []

@@ -76,6 +76,7 @@ _METRIC_OF_RESULT = {
     ResumeResult.RESUMED: "ProcessesResumed",
     ResumeResult.FAILED: "ProcessesFailed",
     ResumeResult.DUPLICATE: "DuplicateEvents",
+    ResumeResult.LATE: "LateOutcomes",  # alarmed: money may be taken while the bot moved on
 }
 
 

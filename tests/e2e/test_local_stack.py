@@ -77,7 +77,8 @@ def test_events_the_rule_does_not_match_never_reach_the_queue(
     assert status(stack, process_id) == "PENDING"
 
 
-def test_the_demo_exits_0_after_a_real_resume() -> None:
+def test_the_demo_exits_0_after_a_real_resume_and_a_timeout() -> None:
     done = run_stack_command("demo", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "@data.status = 'paid'" in done.stdout
+    assert "is at block Ntimeout7x with @data.status = 'timeout'" in done.stdout

@@ -21,7 +21,15 @@ from devstack.aws import REGION
 from devstack.template import ROOT
 from landbot_resume.cli import main
 from landbot_resume.cli.stack import LOCAL_STACK, TABLE_OUTPUT
-from landbot_resume.models import Process, ProcessView, Status, iso
+from landbot_resume.models import (
+    HistoryEntry,
+    LateOutcome,
+    Process,
+    ProcessView,
+    Source,
+    Status,
+    iso,
+)
 from landbot_resume.store import DynamoDBProcessStore
 from tests.integration.cli_stacks import client, deployed, moto_server, stack_template
 
@@ -33,6 +41,7 @@ STORY = [
     Status.FAILED,
     Status.PENDING,
     Status.RESUMING,
+    Status.CANCELLED,
     Status.FAILED,
     Status.PENDING,
     Status.RESUMED,
@@ -46,10 +55,15 @@ def endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def store(endpoint: str) -> Iterator[DynamoDBProcessStore]:
-    """The store of the stack `--endpoint-url` alone finds: the local stack's."""
-    with deployed(endpoint, LOCAL_STACK, stack_template()) as outputs:
-        yield DynamoDBProcessStore(outputs[TABLE_OUTPUT], client=client("dynamodb", endpoint))
+def outputs(endpoint: str) -> Iterator[dict[str, str]]:
+    """The outputs of the stack `--endpoint-url` alone finds: the local stack's."""
+    with deployed(endpoint, LOCAL_STACK, stack_template()) as found:
+        yield found
+
+
+@pytest.fixture
+def store(endpoint: str, outputs: dict[str, str]) -> DynamoDBProcessStore:
+    return DynamoDBProcessStore(outputs[TABLE_OUTPUT], client=client("dynamodb", endpoint))
 
 
 def start(store: DynamoDBProcessStore, created: int) -> Process:
@@ -65,6 +79,7 @@ def start(store: DynamoDBProcessStore, created: int) -> Process:
         created_at=iso(created),
         updated_at=iso(created),
         expires_at=created + 3600,
+        history=[HistoryEntry.of(created, Status.PENDING, Source.BOT)],
     )
     stored, was_created = store.create(
         process, fingerprint=uuid.uuid4().hex, retry_window=120, now=created
@@ -74,8 +89,11 @@ def start(store: DynamoDBProcessStore, created: int) -> Process:
 
 
 def move(store: DynamoDBProcessStore, process: Process, status: Status, now: int) -> None:
-    """Through the store's own transitions, as the resume function moves a process."""
+    """Through the store's own transitions, as the resume function (or the bot) moves it."""
     if status is Status.PENDING:
+        return
+    if status is Status.CANCELLED:
+        assert store.cancel(process.process_id, now=now, source=Source.BOT).moved
         return
     claim = f"claim-{process.process_id}"
     store.claim(
@@ -83,6 +101,7 @@ def move(store: DynamoDBProcessStore, process: Process, status: Status, now: int
         outcome="paid",
         result={"amount": 100},
         event_id="evt_1",
+        source=Source.STRIPE,
         claim_id=claim,
         now=now,
         lease_seconds=60,
@@ -91,6 +110,8 @@ def move(store: DynamoDBProcessStore, process: Process, status: Status, now: int
         store.mark_resumed(process.process_id, claim, now)
     elif status is Status.FAILED:
         store.mark_failed(process.process_id, claim, now, "customer not found")
+    elif status is Status.CANCELLED:
+        raise AssertionError("a claimed process cannot be cancelled: cancel a PENDING one")
 
 
 @pytest.fixture
@@ -172,7 +193,7 @@ def test_limit_keeps_the_newest(
     assert [line["process_id"] for line in listed(out)] == [pid for pid, _ in stories[:-4:-1]]
 
     _, out, _ = run(capsys, *command, "--status", "FAILED", "--limit", "1")
-    assert [line["process_id"] for line in listed(out)] == [stories[4][0]]
+    assert [line["process_id"] for line in listed(out)] == [stories[5][0]]
 
 
 def test_list_queries_the_status_index_and_never_scans(
@@ -250,6 +271,231 @@ def test_show_refuses_what_is_no_process_id(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert "ID: must be pr_ followed by 32 lowercase hex digits" in err
     assert "../x" not in err
+
+
+def test_show_prints_the_history_of_every_move(
+    endpoint: str,
+    stories: list[tuple[str, Status]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "processes", "show", stories[1][0], "--endpoint-url", endpoint)
+
+    assert code == 0
+    moves = [
+        (entry["status"], entry["cause"], entry.get("reason"))
+        for entry in json.loads(out)["history"]
+    ]
+    assert moves == [
+        ("PENDING", "bot", None),
+        ("RESUMING", "stripe evt_1", None),
+        ("FAILED", "resume", "customer not found"),
+    ]
+
+
+def test_list_late_shows_the_outcomes_that_came_after_a_wait_ended(
+    endpoint: str,
+    store: DynamoDBProcessStore,
+    stories: list[tuple[str, Status]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cancelled = stories[4][0]
+    late = LateOutcome(outcome="paid", event_id="evt_9", source=Source.STRIPE, at=iso(NOW + 900))
+    assert store.record_late_outcome(cancelled, late, status=Status.CANCELLED, now=NOW + 900)
+
+    code, out, _ = run(capsys, "processes", "list", "--late", "--endpoint-url", endpoint)
+
+    assert code == 0
+    (line,) = listed(out)
+    assert (line["process_id"], line["status"]) == (cancelled, "CANCELLED")
+    assert line["late_outcome"] == late.model_dump(mode="json")
+
+
+# ----------------------------------------------------------------------------- retry, cancel
+
+
+def queued(endpoint: str, outputs: dict[str, str]) -> list[dict[str, Any]]:
+    """The messages on the completion queue (taken off it)."""
+    sqs = client("sqs", endpoint)
+    bodies = []
+    while messages := sqs.receive_message(
+        QueueUrl=outputs["CompletionQueueUrl"], MaxNumberOfMessages=10
+    ).get("Messages", []):
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(
+                QueueUrl=outputs["CompletionQueueUrl"], ReceiptHandle=message["ReceiptHandle"]
+            )
+    return bodies
+
+
+def failed_with(store: DynamoDBProcessStore, reason: str) -> str:
+    process = start(store, NOW)
+    move(store, process, Status.RESUMING, NOW + 1)
+    store.mark_failed(process.process_id, f"claim-{process.process_id}", NOW + 2, reason)
+    return process.process_id
+
+
+def test_retry_sends_a_failed_process_its_recorded_outcome_again(
+    endpoint: str,
+    outputs: dict[str, str],
+    store: DynamoDBProcessStore,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    process_id = failed_with(store, "assign_bot answered 412: customer blocked")
+
+    code, out, _ = run(capsys, "processes", "retry", process_id, "--endpoint-url", endpoint)
+
+    assert code == 0
+    assert out.startswith(f"{process_id}: PENDING again, its outcome paid sent")
+    assert queued(endpoint, outputs) == [
+        {
+            "process_id": process_id,
+            "status": "paid",
+            "event_id": "evt_1",
+            "data": {},
+            "sent_by": "operator",
+        }
+    ]
+    stored = store.get(process_id)
+    assert stored is not None and stored.status is Status.PENDING
+    last = stored.history[-1]
+    assert (last.cause, last.reason) == (
+        "operator",
+        "retry after: assign_bot answered 412: customer blocked",
+    )
+
+
+def test_retry_refuses_an_unconfirmed_jump_unless_forced(
+    endpoint: str,
+    outputs: dict[str, str],
+    store: DynamoDBProcessStore,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    process_id = failed_with(store, "assign_bot unconfirmed: assign_bot timed out")
+
+    code, out, err = run(capsys, "processes", "retry", process_id, "--endpoint-url", endpoint)
+
+    assert (code, out) == (1, "")
+    assert err.startswith(f"landbot-resume: {process_id} not retried: assign_bot unconfirmed")
+    assert "--force" in err
+    assert queued(endpoint, outputs) == []
+    command = ["processes", "retry", process_id, "--force", "--endpoint-url", endpoint]
+    assert run(capsys, *command)[0] == 0
+    assert [body["status"] for body in queued(endpoint, outputs)] == ["paid"]
+
+
+def test_retry_and_cancel_say_why_they_refuse(
+    endpoint: str,
+    stories: list[tuple[str, Status]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pending, resumed = stories[2][0], stories[0][0]
+    unknown = f"pr_{uuid.uuid4().hex}"
+    for command, expected in [
+        (["retry", pending], f"{pending} not retried: only a FAILED process can be retried;"),
+        (["cancel", resumed], f"{resumed} not cancelled: the process already ended RESUMED"),
+        (["retry", unknown], f"no process {unknown}"),
+        (["cancel", unknown], f"no process {unknown}"),
+    ]:
+        code, out, err = run(capsys, "processes", *command, "--endpoint-url", endpoint)
+
+        assert (code, out) == (1, "")
+        assert err.startswith(f"landbot-resume: {expected}"), err
+
+
+def test_cancel_ends_a_waiting_process(
+    endpoint: str,
+    outputs: dict[str, str],
+    store: DynamoDBProcessStore,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    process_id = start(store, NOW).process_id
+    command = ["processes", "cancel", process_id, "--endpoint-url", endpoint]
+
+    assert run(capsys, *command, "--reason", "the customer called") == (
+        0,
+        f"{process_id}: CANCELLED\n",
+        "",
+    )
+    assert run(capsys, *command) == (0, f"{process_id}: already CANCELLED\n", "")
+    stored = store.get(process_id)
+    assert stored is not None and stored.status is Status.CANCELLED
+    assert (stored.history[-1].cause, stored.history[-1].reason) == (
+        "operator",
+        "the customer called",
+    )
+    assert queued(endpoint, outputs) == []
+    code, out, _ = run(
+        capsys, "processes", "list", "--status", "CANCELLED", "--endpoint-url", endpoint
+    )
+    assert code == 0
+    assert [line["process_id"] for line in listed(out)] == [process_id]
+
+
+def test_cancel_can_resume_the_customer_at_a_block_of_ones_choice(
+    endpoint: str,
+    outputs: dict[str, str],
+    store: DynamoDBProcessStore,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    process_id = start(store, NOW).process_id
+
+    code, out, _ = run(
+        capsys,
+        *("processes", "cancel", process_id, "--resume-at", "Nsorry", "--status", "closed"),
+        *("--endpoint-url", endpoint),
+    )
+
+    assert code == 0
+    assert out == (
+        f"{process_id}: called off; resuming at Nsorry with status closed"
+        " (through the completion queue)\n"
+    )
+    assert queued(endpoint, outputs) == [
+        {"process_id": process_id, "status": "closed", "data": {}, "sent_by": "operator"}
+    ]
+    stored = store.get(process_id)
+    assert stored is not None and stored.status is Status.PENDING
+    assert (stored.outcome, stored.jump_node()) == ("closed", "Nsorry")
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--resume-at", "../x"], "--resume-at"),
+        (["--resume-at", "N1", "--status", "Paid!"], "--status"),
+        (["--reason", "x" * 201], "--reason"),
+    ],
+)
+def test_cancel_refuses_bad_options(
+    options: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(
+            [
+                "processes",
+                "cancel",
+                f"pr_{'0' * 32}",
+                *options,
+                "--endpoint-url",
+                "http://127.0.0.1:1",
+            ]
+        )
+
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert named in err and "../x" not in err and "Paid!" not in err
+
+
+def test_status_goes_with_resume_at(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["processes", "cancel", f"pr_{'0' * 32}", "--status", "x", "--endpoint-url", "x"])
+
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "error: --status goes with --resume-at (the field is set only on a resume)\n"
+    )
 
 
 # ----------------------------------------------------------------------------- finding the stack

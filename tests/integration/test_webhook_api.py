@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -46,7 +47,7 @@ def test_a_retried_webhook_call_does_not_start_a_second_process(
 
 @pytest.mark.parametrize("headers", [{}, {"X-Webhook-Token": "wrong"}, {"X-Webhook-Token": ""}])
 def test_without_the_token_nothing_happens(
-    stack: LocalStack, customer_id: int, headers: dict[str, str]
+    api: Api, stack: LocalStack, customer_id: int, headers: dict[str, str]
 ) -> None:
     before = count_processes(stack)
     answer = requests.post(stack.webhook_url, json=body(customer_id), headers=headers, timeout=10)
@@ -54,6 +55,12 @@ def test_without_the_token_nothing_happens(
     assert count_processes(stack) == before
     state = requests.get(f"{stack.webhook_url}/pr_{'0' * 32}", headers=headers, timeout=10)
     assert state.status_code == 401
+    created = api("POST", json=body(customer_id)).json()
+    refused = requests.post(
+        f"{stack.webhook_url}/{created['process_id']}/cancel", headers=headers, timeout=10
+    )
+    assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})
+    assert api("GET", f"/{created['process_id']}").json()["status"] == "PENDING"
 
 
 @pytest.mark.parametrize(
@@ -65,6 +72,12 @@ def test_without_the_token_nothing_happens(
         ({"field": "Data"}, "field"),
         ({"context": {"x": "y" * 3000}}, "context"),
         ({"unexpected": 1}, "unexpected"),
+        ({"timeout_seconds": -1}, "timeout_seconds"),
+        ({"timeout_seconds": True}, "timeout_seconds"),
+        ({"timeout_seconds": "60"}, "timeout_seconds"),
+        ({"timeout_seconds": 1.5}, "timeout_seconds"),
+        ({"timeout_seconds": 604800}, "timeout_seconds"),
+        ({"timeout_node_id": "../x"}, "timeout_node_id"),
     ],
 )
 def test_invalid_input_is_named_and_stores_nothing(
@@ -75,6 +88,52 @@ def test_invalid_input_is_named_and_stores_nothing(
     assert answer.status_code == 422
     assert [error["field"] for error in answer.json()["errors"]] == [field]
     assert count_processes(stack) == before
+
+
+def test_a_timeout_is_the_requests_or_none(api: Api, customer_id: int) -> None:
+    timed = api("POST", json=body(customer_id, timeout_seconds=900, reference="timed"))
+    assert timed.status_code == 201
+    created = timed.json()
+    deadline = datetime.fromisoformat(created["timeout_at"]) - datetime.fromisoformat(
+        created["created_at"]
+    )
+    assert deadline == timedelta(seconds=900)
+    for untimed in (body(customer_id), body(customer_id, timeout_seconds=0, reference="zero")):
+        answer = api("POST", json=untimed)
+        assert answer.status_code == 201 and answer.json()["timeout_at"] is None
+
+
+def test_a_timeout_as_long_as_the_process_lifetime_is_refused_saying_so(
+    api: Api, customer_id: int
+) -> None:
+    answer = api("POST", json=body(customer_id, timeout_seconds=604800))
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {
+            "field": "timeout_seconds",
+            "message": "must be less than the process lifetime (604800 s)",
+        }
+    ]
+    assert api("POST", json=body(customer_id, timeout_seconds=604799)).status_code == 201
+
+
+def test_cancel_answers_the_cancelled_process(api: Api, customer_id: int) -> None:
+    process_id = api("POST", json=body(customer_id)).json()["process_id"]
+    answer = api("POST", f"/{process_id}/cancel")
+    assert answer.status_code == 200
+    cancelled = answer.json()
+    assert (cancelled["process_id"], cancelled["status"]) == (process_id, "CANCELLED")
+    assert api("GET", f"/{process_id}").json() == cancelled
+    # A Webhook block sending a body (or retrying) changes nothing.
+    assert api("POST", f"/{process_id}/cancel", json={"why": "no"}).json() == cancelled
+
+
+def test_cancel_of_unknown_and_malformed_process_ids(api: Api) -> None:
+    unknown = api("POST", "/pr_" + "0" * 32 + "/cancel")
+    assert (unknown.status_code, unknown.json()) == (404, {"message": "No such process"})
+    malformed = api("POST", "/not-a-process/cancel")
+    assert malformed.status_code == 422
+    assert [error["field"] for error in malformed.json()["errors"]] == ["process_id"]
 
 
 def test_a_missing_field_is_named(api: Api) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, settings
 
 from devstack.openapi import DOCUMENT
 from devstack.stack import LocalStack
+from devstack.template import load_template
 from landbot_resume.models import MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, Status
 from landbot_resume.store import DynamoDBProcessStore
 from tests.integration.conftest import count_processes
@@ -26,11 +28,14 @@ schema = schemathesis.openapi.from_path(DOCUMENT)
 # The token is this test's to choose (headers_for), not generated.
 schema.config.generation.update(with_security_parameters=False)
 GET_PROCESS = schema["/processes/{process_id}"]["GET"]
+CANCEL_PROCESS = schema["/processes/{process_id}/cancel"]["POST"]
 # Fuzzing examples per operation (the coverage phase adds its own boundary cases), sized for
 # about 30 s on two cores.
 VALID_EXAMPLES = 150
 REFUSED_EXAMPLES = 25
 Tally = collections.Counter[tuple[str, str, str, int]]
+# The local stack's process lifetime: the template's default.
+PROCESS_TTL_SECONDS = int(load_template()["Parameters"]["ProcessTtlSeconds"]["Default"])
 
 
 @pytest.fixture(scope="module")
@@ -75,23 +80,49 @@ def over_context_limits(case: schemathesis.Case) -> bool:
     return size > MAX_CONTEXT_BYTES or _depth(context) > MAX_CONTEXT_DEPTH
 
 
+def over_timeout_limit(case: schemathesis.Case) -> bool:
+    """A timeout must end before the record does: the stack's process lifetime is a
+    deployment's parameter, which the document states in words."""
+    timeout = case.body.get("timeout_seconds") if isinstance(case.body, dict) else None
+    return isinstance(timeout, int) and timeout >= PROCESS_TTL_SECONDS
+
+
 def check_stored(
     stack: LocalStack, tally: Tally, body: dict[str, Any], created: dict[str, Any]
 ) -> None:
     """The accepted request's process, read back from the table, is what was asked, and its
-    status answer (200, which random ids never reach) holds to the document."""
+    status and cancel answers (200, which random ids never reach) hold to the document (the
+    cancel also keeps its timeout, if any, from resuming a customer nobody knows)."""
     store = DynamoDBProcessStore(stack.resources.table, client=stack.resources.client("dynamodb"))
     process = store.get(created["process_id"])  # parses it as the domain's Process
     assert process is not None
-    assert process.status == Status.PENDING
+    # PENDING, or CANCELLED below: a repeat within the retry window gets the first process.
+    assert process.status == created["status"]
+    assert process.status in (Status.PENDING, Status.CANCELLED)
     assert (process.bot_id, process.customer_id) == (int(body["bot_id"]), int(body["customer_id"]))
     assert (process.node_id, process.field) == (body["node_id"], body.get("field", "data"))
     assert process.reference == body.get("reference")
     assert process.context == body.get("context", {})
+    timeout = body.get("timeout_seconds")
+    if timeout:
+        assert (process.due_at, process.timeout_node_id) == (
+            created_epoch(created) + timeout,
+            body.get("timeout_node_id") or body["node_id"],
+        )
+    else:
+        assert (process.timeout_at, process.due_at) == (None, None)
     status = GET_PROCESS.Case(path_parameters={"process_id": process.process_id})
     answer = status.call_and_validate(base_url=stack.api_url, headers=headers_for("valid", stack))
     tally[("GET /processes/{process_id}", "valid", "read back", answer.status_code)] += 1
     assert (answer.status_code, answer.json()) == (200, created)
+    cancel = CANCEL_PROCESS.Case(path_parameters={"process_id": process.process_id})
+    answer = cancel.call_and_validate(base_url=stack.api_url, headers=headers_for("valid", stack))
+    tally[("POST /processes/{process_id}/cancel", "valid", "read back", answer.status_code)] += 1
+    assert (answer.status_code, answer.json()["status"]) == (200, "CANCELLED")
+
+
+def created_epoch(view: dict[str, Any]) -> int:
+    return int(datetime.fromisoformat(view["created_at"]).timestamp())
 
 
 def record(tally: Tally, case: schemathesis.Case, token: str, status: int) -> None:
@@ -106,7 +137,7 @@ def test_the_api_holds_to_its_document(
 ) -> None:
     # An HTTP API answers 404, not 405, to a method it has no route for.
     excluded = [schemathesis.checks.unsupported_method]
-    if over_context_limits(case):
+    if over_context_limits(case) or over_timeout_limit(case):
         # Refusing such "valid" data is right: the document states those limits in words.
         excluded.append(schemathesis.checks.positive_data_acceptance)
     response = case.call_and_validate(

@@ -59,6 +59,7 @@ def test_every_operation_needs_the_token_and_names_its_refusals(document: dict[s
     assert {key: sorted(responses) for key, responses in operations.items()} == {
         "POST /processes": ["201", "400", "401", "413", "415", "422", "429"],
         "GET /processes/{process_id}": ["200", "401", "404", "422", "429"],
+        "POST /processes/{process_id}/cancel": ["200", "401", "404", "409", "422", "429"],
     }
     error = {"$ref": "#/components/schemas/ErrorBody"}
     for responses in operations.values():

@@ -29,6 +29,7 @@ from mypy import build
 from mypy.main import process_options
 from mypy.modulefinder import BuildSource
 from mypy.nodes import (
+    ARG_STAR2,
     CallExpr,
     ClassDef,
     Decorator,
@@ -43,6 +44,7 @@ from mypy.nodes import (
     RefExpr,
     StrExpr,
     TypeInfo,
+    Var,
 )
 from mypy.server.subexpr import get_subexpressions
 from mypy.types import AnyType, Instance, Type, TypeType, UnionType, get_proper_type
@@ -134,6 +136,15 @@ TRANSACTION_PARTS = {
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 TRANSACT_GET = "dynamodb:GetItem"
+# SQS authorises a batch as its single-message action (SQS developer guide, "Amazon SQS API
+# permissions"); there is no sqs:SendMessageBatch to grant.
+SQS_BATCHES = {
+    "SendMessageBatch": "sqs:SendMessage",
+    "DeleteMessageBatch": "sqs:DeleteMessage",
+    "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+# A Query or Scan of an index is authorised on the index's ARN, <table ARN>/index/<name>.
+INDEX_READS = {"Query", "Scan"}
 # PartiQL: its IAM actions depend on the statement text.
 UNMAPPED_OPERATIONS = {
     "dynamodb": {"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"}
@@ -158,6 +169,7 @@ class Call:
     action: str  # IAM action, e.g. dynamodb:UpdateItem
     service: str  # boto3 service name: which resources it touches
     where: str  # file:line of the call
+    index: str | None = None  # the DynamoDB index a Query or Scan reads (IndexName)
 
 
 @dataclass
@@ -363,7 +375,12 @@ class _Walker:
         if operation in UNMAPPED_OPERATIONS.get(service, ()):
             self.scan.problems.append(f"{where}: {service} {operation}: map it")
             return
-        if operation == "TransactGetItems":
+        index = None
+        if service == "dynamodb" and operation in INDEX_READS:
+            index = self._index_name(call, where)
+        if service == "sqs" and operation in SQS_BATCHES:
+            actions = {SQS_BATCHES[operation]}
+        elif operation == "TransactGetItems":
             actions = {TRANSACT_GET}
         elif operation == "TransactWriteItems":
             keys = {
@@ -382,7 +399,29 @@ class _Walker:
                 )
         else:
             actions = {f"{prefix}:{operation}"}
-        self.scan.calls += [Call(action, service, where) for action in sorted(actions)]
+        self.scan.calls += [Call(action, service, where, index) for action in sorted(actions)]
+
+    def _index_name(self, call: CallExpr | None, where: str) -> str | None:
+        """The IndexName a call passes: a string, or a Final constant holding one."""
+        if call is None:
+            return None
+        named = dict(zip(call.arg_names, call.args, strict=True))
+        argument = named.get("IndexName")
+        if argument is None:
+            if ARG_STAR2 in call.arg_kinds:  # IndexName may hide in the ** mapping
+                self.scan.problems.append(f"{where}: pass IndexName in the call, not in **")
+            return None
+        if isinstance(argument, StrExpr):
+            return argument.value
+        node = argument.node if isinstance(argument, RefExpr) else None
+        if node is None and isinstance(argument, MemberExpr):  # self.INDEX, Class.INDEX
+            for info in _classes(self.types.get(argument.expr)):
+                symbol = info.get(argument.name)
+                node = symbol.node if symbol else None
+        if isinstance(node, Var) and isinstance(node.final_value, str):
+            return node.final_value
+        self.scan.problems.append(f"{where}: IndexName: pass a string or a Final one")
+        return None
 
 
 def scan_entry(code: CodeBase, modules: list[str]) -> Scan:
@@ -484,7 +523,8 @@ def transformed() -> dict[str, Any]:
 
 
 def resource_key(value: Any) -> str:
-    """A statement's Resource as a short, comparable text: "*", "!GetAtt X.Arn", "!Ref X"."""
+    """A statement's Resource as a short, comparable text: "*", "!GetAtt X.Arn", "!Ref X",
+    "!Sub ${X.Arn}/index/Name"."""
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         target = value["Fn::GetAtt"]
         return "!GetAtt " + (".".join(target) if isinstance(target, list) else target)
@@ -498,6 +538,8 @@ def resource_key(value: Any) -> str:
             if name in variables:
                 return resource_key(variables[name])
             return f"!GetAtt {name}" if "." in name else f"!Ref {name}"
+        if not variables:  # e.g. "${Table.Arn}/index/Name"
+            return f"!Sub {text}"
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
@@ -595,6 +637,8 @@ def code_needs(
     for call in sorted(scan.calls, key=lambda c: c.where):
         kind, key = SERVICE_RESOURCES.get(call.service, (None, ""))
         targets = sorted(r for r in named if r in resources and resources[r]["Type"] == kind)
+        if call.index is not None:
+            key = "!Sub ${{{}.Arn}}/index/" + call.index
         for target in targets or [f"<a {call.service} resource its environment names>"]:
             needs.setdefault((call.action, key.format(target) if targets else target), call.where)
     return needs

@@ -28,6 +28,7 @@ from landbot_resume.settings import (
     ConfigurationError,
     FunctionSettings,
     ResumeSettings,
+    TimeoutsSettings,
     WebhookSettings,
 )
 from landbot_resume.store import DynamoDBProcessStore
@@ -60,6 +61,7 @@ LAYER_SIZE_LIMIT = 15 * 1024 * 1024
 SETTINGS_OF: dict[str, type[FunctionSettings]] = {
     "WebhookFunction": WebhookSettings,
     "ResumeFunction": ResumeSettings,
+    "TimeoutsFunction": TimeoutsSettings,
 }
 SETTINGS_MODULE = SHARED_PACKAGE / "settings.py"
 # Powertools' own variables, which Powertools reads (the settings may read one too).
@@ -355,7 +357,7 @@ def test_built_function_contains_its_handler(build_dir: Path, function: str) -> 
 
 
 def test_functions_are_the_expected_ones() -> None:
-    assert FUNCTIONS == ["ResumeFunction", "WebhookFunction"]
+    assert FUNCTIONS == ["ResumeFunction", "TimeoutsFunction", "WebhookFunction"]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -425,16 +427,25 @@ def test_every_function_env_var_is_read(function: str) -> None:
     assert defined - set(settings_fields(function)) == set()
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_parameters_and_settings_agree_on_defaults_and_bounds(function: str) -> None:
+def parameter_fed_settings(function: str) -> dict[str, Any]:
+    """Variable name -> the parameter reference feeding it, for the function's settings."""
     fields = settings_fields(function)
-    fed = {
+    return {
         name: value
         for name, value in function_env(function).items()
         if name in fields and isinstance(value, dict) and value.get("Ref") in PARAMETERS
     }
-    assert fed, f"no parameter feeds a setting of {function}"
-    for name, ref in fed.items():
+
+
+def test_parameters_feed_the_settings() -> None:
+    fed = {function: sorted(parameter_fed_settings(function)) for function in FUNCTIONS}
+    assert fed["WebhookFunction"] and fed["ResumeFunction"], fed
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_parameters_and_settings_agree_on_defaults_and_bounds(function: str) -> None:
+    fields = settings_fields(function)
+    for name, ref in parameter_fed_settings(function).items():
         field, parameter = fields[name], PARAMETERS[ref["Ref"]]
         kinds = ["string"] if parameter["Type"] == "String" else ["integer", "number"]
         assert field["type"] in kinds, f"{name}: a {field['type']}, its parameter a {kinds}"
@@ -446,6 +457,36 @@ def test_parameters_and_settings_agree_on_defaults_and_bounds(function: str) -> 
 def test_timeouts_leave_room_for_landbot() -> None:
     assert function_property("WebhookFunction", "Timeout") == 10
     assert function_property("ResumeFunction", "Timeout") == 30
+
+
+def test_the_timeouts_function_sweeps_once_a_minute_and_within_it() -> None:
+    (event,) = RESOURCES["TimeoutsFunction"]["Properties"]["Events"].values()
+    assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", "rate(1 minute)")
+    assert function_property("TimeoutsFunction", "Timeout") < 60
+    # A failed sweep is not retried beside the next one.
+    invoke = RESOURCES["TimeoutsFunction"]["Properties"]["EventInvokeConfig"]
+    assert invoke["MaximumRetryAttempts"] == 0
+    running = RESOURCES["TimeoutsNotRunningAlarm"]["Properties"]
+    assert (running["MetricName"], running["ComparisonOperator"]) == (
+        "Invocations",
+        "LessThanThreshold",
+    )
+    assert running["TreatMissingData"] == "breaching"
+    assert running["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "TimeoutsFunction"}}]
+
+
+@pytest.mark.parametrize("metric", ["ProcessesFailed", "LateOutcomes"])
+def test_outcomes_someone_must_look_at_are_alarmed(metric: str) -> None:
+    alarms = [
+        res["Properties"]
+        for res in resources_of_type("AWS::CloudWatch::Alarm").values()
+        if res["Properties"]["Namespace"] == "LandbotResume"
+        and res["Properties"]["MetricName"] == metric
+    ]
+    assert len(alarms) == 1
+    assert alarms[0]["Dimensions"] == [{"Name": "service", "Value": "landbot-resume"}]
+    assert (alarms[0]["Threshold"], alarms[0]["Statistic"]) == (1, "Sum")
+    assert alarms[0]["TreatMissingData"] == "notBreaching"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -569,19 +610,46 @@ def test_processes_table() -> None:
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
+def table_indexes() -> dict[str, dict[str, Any]]:
+    props = RESOURCES["ProcessesTable"]["Properties"]
+    return {index["IndexName"]: index for index in props["GlobalSecondaryIndexes"]}
+
+
+def test_the_table_defines_only_the_keys_of_its_indexes() -> None:
+    props = RESOURCES["ProcessesTable"]["Properties"]
+    assert set(table_indexes()) == {
+        DynamoDBProcessStore.STATUS_INDEX,
+        DynamoDBProcessStore.DEADLINE_INDEX,
+    }
+    # ISO 8601 UTC times sort as strings; due_at is epoch seconds.
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "status", "AttributeType": "S"},
+        {"AttributeName": "created_at", "AttributeType": "S"},
+        {"AttributeName": "due_at", "AttributeType": "N"},
+    ]
+
+
+def test_the_deadline_index_holds_only_the_keys_the_sweeper_reads() -> None:
+    """Sparse: only a waiting process with a deadline has due_at (the store removes it on
+    every move out of PENDING)."""
+    index = table_indexes()[DynamoDBProcessStore.DEADLINE_INDEX]
+    assert index["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "due_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert not Process.model_fields["due_at"].is_required()
+
+
 def test_the_status_index_holds_what_the_listing_shows() -> None:
     """`landbot-resume processes list` queries it for ProcessViews, newest first."""
-    props = RESOURCES["ProcessesTable"]["Properties"]
-    (index,) = props["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == DynamoDBProcessStore.STATUS_INDEX
+    index = table_indexes()[DynamoDBProcessStore.STATUS_INDEX]
     assert index["KeySchema"] == [
         {"AttributeName": "status", "KeyType": "HASH"},
         {"AttributeName": "created_at", "KeyType": "RANGE"},
     ]
-    # Strings (ISO 8601 UTC times sort as strings) that every process has, and nothing else.
-    assert props["AttributeDefinitions"] == [
-        {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "status", "created_at")
-    ]
+    # Keys every process has, and nothing else.
     assert all(Process.model_fields[name].is_required() for name in ("status", "created_at"))
     # Projected: the table's key (the process id), the index's keys and what a view shows.
     assert index["Projection"]["ProjectionType"] == "INCLUDE"
@@ -602,7 +670,11 @@ def test_secret_value_is_never_in_the_template(secret: str) -> None:
 def test_webhook_routes() -> None:
     events = RESOURCES["WebhookFunction"]["Properties"]["Events"].values()
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events}
-    assert routes == {("POST", "/processes"), ("GET", "/processes/{process_id}")}
+    assert routes == {
+        ("POST", "/processes"),
+        ("GET", "/processes/{process_id}"),
+        ("POST", "/processes/{process_id}/cancel"),
+    }
     assert all(e["Type"] == "HttpApi" for e in events)
     assert all(e["Properties"]["ApiId"] == {"Ref": "HttpApi"} for e in events)
 
@@ -628,6 +700,7 @@ def test_parameter_defaults() -> None:
         "LandbotTimeoutSeconds": "10",
         "ProcessTtlSeconds": "604800",
         "RetryWindowSeconds": "120",
+        "DefaultTimeoutSeconds": "0",
         "ResumeMaxConcurrency": "2",
         "LogLevel": "INFO",
         "UnconfirmedJumps": "fail",

@@ -10,9 +10,11 @@ import pytest
 from devstack.template import ROOT
 
 PACKAGE = ROOT / "layers" / "shared" / "landbot_resume"
-DOMAIN = ("events", "processes", "resume")
-# What the domain and the ports may import of the package.
-ALLOWED = {"landbot_resume.models", "landbot_resume.ports"}
+DOMAIN = ("events", "operations", "processes", "resume", "timeouts")
+# What the domain and the ports may import of the package: each other, the models, the ports.
+ALLOWED = {"landbot_resume.models", "landbot_resume.ports"} | {
+    f"landbot_resume.{module}" for module in DOMAIN
+}
 # The libraries the adapters wrap.
 ADAPTED = ("boto3", "botocore", "requests", "urllib3", "aws_lambda_powertools")
 

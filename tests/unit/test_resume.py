@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from landbot_resume.models import Completion, ProcessRequest, Status
+from landbot_resume.models import Completion, ProcessRequest, Source, Status
 from landbot_resume.ports import LandbotError, LandbotRefusedToken, ProcessStore, UnknownProcess
 from landbot_resume.processes import create_process
 from landbot_resume.resume import (
@@ -47,6 +47,7 @@ def claimed_by_another_delivery(store: ProcessStore, process_id: str, claim_id: 
         outcome="paid",
         result={},
         event_id="evt_1",
+        source=Source.STRIPE,
         claim_id=claim_id,
         now=NOW,
         lease_seconds=60,
@@ -283,3 +284,98 @@ def test_resend_sends_the_jump_of_an_attempt_that_died_mid_jump(
     result = resume_process(paid(process_id), store, landbot, now=NOW + 61, resend_unconfirmed=True)
     assert result == ResumeResult.RESUMED
     assert landbot.calls == [("assign_bot", (42, 1010178, "Nkqgn6xkf"))]  # the field was set
+
+
+# ------------------------------------------------------------------ timeouts, late outcomes
+
+
+def timed_process(store: ProcessStore, seconds: int = 60, timeout_node: str | None = None) -> str:
+    request = REQUEST.model_copy(
+        update={"timeout_seconds": seconds, "timeout_node_id": timeout_node}
+    )
+    process, _ = create_process(request, store, now=NOW, ttl_seconds=3600, retry_window=120)
+    return process.process_id
+
+
+def timeout(process_id: str) -> Completion:
+    return Completion(process_id=process_id, outcome="timeout", source=Source.TIMEOUT)
+
+
+def test_a_timeout_resumes_at_the_timeout_block_with_status_timeout(
+    store: ProcessStore, landbot: FakeLandbot
+) -> None:
+    process_id = timed_process(store, timeout_node="Ntimeout")
+    assert resume_process(timeout(process_id), store, landbot, now=NOW + 60) == (
+        ResumeResult.RESUMED
+    )
+    (set_field, jump) = landbot.calls
+    assert set_field[1][2]["status"] == "timeout"
+    assert jump == ("assign_bot", (42, 1010178, "Ntimeout"))
+    stored = store.get(process_id)
+    assert stored is not None
+    assert (stored.status, stored.outcome, stored.outcome_source) == (
+        Status.RESUMED,
+        "timeout",
+        Source.TIMEOUT,
+    )
+
+
+def test_a_timeout_without_a_block_of_its_own_resumes_at_node_id(
+    store: ProcessStore, landbot: FakeLandbot
+) -> None:
+    process_id = timed_process(store)
+    resume_process(timeout(process_id), store, landbot, now=NOW + 60)
+    assert landbot.calls[-1] == ("assign_bot", (42, 1010178, "Nkqgn6xkf"))
+
+
+def test_the_first_outcome_wins_over_a_timeout(store: ProcessStore, landbot: FakeLandbot) -> None:
+    process_id = timed_process(store, timeout_node="Ntimeout")
+    assert resume_process(paid(process_id), store, landbot, now=NOW + 59) == ResumeResult.RESUMED
+    assert resume_process(timeout(process_id), store, landbot, now=NOW + 60) == (
+        ResumeResult.DUPLICATE
+    )
+    assert [args[2] for name, args in landbot.calls if name == "assign_bot"] == ["Nkqgn6xkf"]
+
+
+def test_a_payment_after_the_timeout_is_recorded_never_replayed(
+    store: ProcessStore, landbot: FakeLandbot
+) -> None:
+    process_id = timed_process(store, timeout_node="Ntimeout")
+    resume_process(timeout(process_id), store, landbot, now=NOW + 60)
+    calls = list(landbot.calls)
+    payment = paid(process_id).model_copy(update={"source": Source.STRIPE})
+    assert resume_process(payment, store, landbot, now=NOW + 90) == ResumeResult.LATE
+    # Stripe delivers it again: counted once.
+    assert resume_process(payment, store, landbot, now=NOW + 91) == ResumeResult.DUPLICATE
+    assert landbot.calls == calls
+    stored = store.get(process_id)
+    assert stored is not None and stored.late_outcome is not None
+    assert (stored.status, stored.outcome) == (Status.RESUMED, "timeout")
+    late = stored.late_outcome
+    assert (late.outcome, late.event_id, late.source) == ("paid", "evt_1", Source.STRIPE)
+
+
+def test_an_outcome_after_a_cancel_is_late_and_a_repeated_timeout_is_not(
+    store: ProcessStore, landbot: FakeLandbot
+) -> None:
+    process_id = timed_process(store)
+    store.cancel(process_id, now=NOW + 10, source=Source.BOT)
+    assert resume_process(timeout(process_id), store, landbot, now=NOW + 60) == (
+        ResumeResult.DUPLICATE
+    )
+    message = Completion(process_id=process_id, outcome="approved", event_id="kyc-1")
+    assert resume_process(message, store, landbot, now=NOW + 70) == ResumeResult.LATE
+    assert landbot.calls == []
+    stored = store.get(process_id)
+    assert stored is not None and stored.status is Status.CANCELLED
+    assert stored.late_outcome is not None and stored.late_outcome.source is Source.MESSAGE
+
+
+def test_a_second_event_after_a_real_outcome_is_only_a_duplicate(
+    store: ProcessStore, landbot: FakeLandbot, process_id: str
+) -> None:
+    resume_process(paid(process_id), store, landbot, now=NOW)
+    other = Completion(process_id=process_id, outcome="expired", source=Source.STRIPE)
+    assert resume_process(other, store, landbot, now=NOW + 5) == ResumeResult.DUPLICATE
+    stored = store.get(process_id)
+    assert stored is not None and stored.late_outcome is None

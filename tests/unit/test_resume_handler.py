@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from devstack.lambdas import LambdaContext
-from landbot_resume.models import ProcessRequest, Status
+from landbot_resume.models import ProcessRequest, Source, Status
 from landbot_resume.ports import LandbotError, LandbotRefusedToken
 from landbot_resume.processes import create_process
 from landbot_resume.settings import ResumeSettings
@@ -182,6 +182,7 @@ def test_a_record_another_delivery_is_working_on_comes_back_after_its_lease(
         outcome="paid",
         result={},
         event_id="evt_1",
+        source=Source.STRIPE,
         claim_id="the other delivery",
         now=now,
         lease_seconds=60,

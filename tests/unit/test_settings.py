@@ -7,7 +7,12 @@ import traceback
 
 import pytest
 
-from landbot_resume.settings import ConfigurationError, ResumeSettings, WebhookSettings
+from landbot_resume.settings import (
+    ConfigurationError,
+    ResumeSettings,
+    TimeoutsSettings,
+    WebhookSettings,
+)
 
 WEBHOOK_ENV = {"PROCESSES_TABLE": "processes", "WEBHOOK_TOKEN_SECRET": "webhook-token"}
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/completions"
@@ -133,3 +138,24 @@ def test_settings_cannot_change_once_read() -> None:
     settings = WebhookSettings.from_environ(WEBHOOK_ENV)
     with pytest.raises(ValueError, match="frozen"):
         settings.retry_window_seconds = 0
+
+
+def test_a_default_timeout_must_end_before_the_process_record() -> None:
+    assert WebhookSettings.from_environ(WEBHOOK_ENV).default_timeout_seconds == 0
+    settings = WebhookSettings.from_environ({**WEBHOOK_ENV, "DEFAULT_TIMEOUT_SECONDS": "3599"})
+    assert settings.default_timeout_seconds == 3599
+    with pytest.raises(ConfigurationError) as refused:
+        WebhookSettings.from_environ(
+            {**WEBHOOK_ENV, "PROCESS_TTL_SECONDS": "3600", "DEFAULT_TIMEOUT_SECONDS": "3600"}
+        )
+    assert "DEFAULT_TIMEOUT_SECONDS: " in str(refused.value)
+    assert "less than PROCESS_TTL_SECONDS" in str(refused.value)
+
+
+def test_the_timeouts_function_needs_the_completion_queue() -> None:
+    env = {"PROCESSES_TABLE": "processes"}
+    with pytest.raises(ConfigurationError, match="COMPLETION_QUEUE_URL: must be set"):
+        TimeoutsSettings.from_environ(env)
+    queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/completions"
+    settings = TimeoutsSettings.from_environ({**env, "COMPLETION_QUEUE_URL": queue})
+    assert settings.completion_queue_url == queue

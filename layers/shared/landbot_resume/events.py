@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from landbot_resume.models import PROCESS_ID_PATTERN, Completion, CompletionMessage
+from landbot_resume.models import PROCESS_ID_PATTERN, Completion, CompletionMessage, Source
 
 # Stripe event type -> the outcome the bot sees in @data.status.
 STRIPE_OUTCOMES = {
@@ -71,6 +71,7 @@ def completion_from_message(body: str) -> Completion | None:
         outcome=plain.status,
         event_id=plain.event_id,
         data=plain.data,
+        source=Source(plain.sent_by) if plain.sent_by else Source.MESSAGE,
     )
 
 
@@ -102,6 +103,7 @@ def _from_eventbridge(message: dict[str, Any]) -> Completion | None:
         event_id=event.id,
         event_type=event.type,
         data=data,
+        source=Source.STRIPE,
     )
 
 

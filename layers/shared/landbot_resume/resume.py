@@ -9,6 +9,11 @@ replayed) such a jump is sent again by the next delivery instead.
 
 A Landbot that refuses the agent token (the deployment's fault) never ends a process: its
 claim is released and the completion is held, to be delivered again later.
+
+A timeout is an outcome like any other (it jumps to the process's timeout block). An
+outcome of the world (a payment, a plain message) that arrives after the wait ended without
+one (a timeout, a cancel, an operator's choice) is late: it is recorded on the process,
+never replayed to the bot.
 """
 
 from __future__ import annotations
@@ -16,7 +21,14 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from landbot_resume.models import Completion, Status
+from landbot_resume.models import (
+    FINISHED,
+    WORLD_SOURCES,
+    Completion,
+    LateOutcome,
+    Process,
+    iso,
+)
 from landbot_resume.ports import LandbotApi, LandbotError, LandbotRefusedToken, ProcessStore
 
 # How long a claim keeps other deliveries away: longer than one invocation (so two never
@@ -33,6 +45,7 @@ class ResumeResult(StrEnum):
     FAILED = "failed"  # for good; the reason is on the process
     DUPLICATE = "duplicate"  # the process was already finished: acknowledged, not replayed
     HELD = "held"  # Landbot refused the token: the process still waits; deliver again later
+    LATE = "late"  # it came after a timeout or a cancel: recorded, not replayed
 
 
 class ProcessBusy(Exception):
@@ -72,15 +85,28 @@ def resume_process(
         outcome=completion.outcome,
         result=completion.data,
         event_id=completion.event_id,
+        source=completion.source,
         claim_id=claim_id,
         now=now,
         lease_seconds=lease_seconds,
     )
     process = claim.process
     if not claim.claimed:
-        if process.status in (Status.RESUMED, Status.FAILED):
-            return ResumeResult.DUPLICATE
-        raise ProcessBusy(completion.process_id, process.lease_until)
+        if process.status not in FINISHED:
+            raise ProcessBusy(completion.process_id, process.lease_until)
+        if _arrives_late(process, completion) and store.record_late_outcome(
+            process.process_id,
+            LateOutcome(
+                outcome=completion.outcome,
+                event_id=completion.event_id,
+                source=completion.source,
+                at=iso(now),
+            ),
+            status=process.status,
+            now=now,
+        ):
+            return ResumeResult.LATE
+        return ResumeResult.DUPLICATE
     if process.jump_pending and not resend_unconfirmed:
         # An earlier attempt stopped after it may have sent the jump (resent below if so chosen).
         reason = f"{UNCONFIRMED}: an earlier attempt stopped after sending it"
@@ -96,7 +122,7 @@ def resume_process(
         if not process.field_set:
             landbot.set_field(process.customer_id, process.field, value)
         store.mark_jumping(process.process_id, claim_id, now)
-        landbot.assign_bot(process.customer_id, process.bot_id, process.node_id)
+        landbot.assign_bot(process.customer_id, process.bot_id, process.jump_node())
     except LandbotRefusedToken:
         # Says nothing about the customer: the process waits for a token Landbot accepts.
         store.release(process.process_id, claim_id, now)
@@ -112,3 +138,8 @@ def resume_process(
         return ResumeResult.FAILED
     store.mark_resumed(process.process_id, claim_id, now)
     return ResumeResult.RESUMED
+
+
+def _arrives_late(process: Process, completion: Completion) -> bool:
+    """An outcome of the world for a wait that ended without one."""
+    return completion.source in WORLD_SOURCES and process.ended_without_outcome()

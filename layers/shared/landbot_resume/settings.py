@@ -11,12 +11,13 @@ import os
 from collections.abc import Mapping
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 DEFAULT_LANDBOT_API_URL = "https://api.landbot.io/v1/"
 # DynamoDB's rule for table names.
 TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
+URL_PATTERN = r"^https?://\S+$"
 # Landbot's base URL ends in its version; any other URL 404s on every call, which is a fault
 # of the deployment. https only, but for a server on this machine (the local stack's).
 LANDBOT_API_URL_PATTERN = (
@@ -55,6 +56,21 @@ class WebhookSettings(FunctionSettings):
     webhook_token_secret: str = Field(alias="WEBHOOK_TOKEN_SECRET", min_length=1)
     process_ttl_seconds: int = Field(604800, alias="PROCESS_TTL_SECONDS", ge=60)
     retry_window_seconds: int = Field(120, alias="RETRY_WINDOW_SECONDS", ge=0)
+    # For a request without timeout_seconds; 0: no timeout.
+    default_timeout_seconds: int = Field(0, alias="DEFAULT_TIMEOUT_SECONDS", ge=0)
+
+    @field_validator("default_timeout_seconds")
+    @classmethod
+    def _ends_before_the_record(cls, value: int, info: ValidationInfo) -> int:
+        # A wait must time out while its record still exists (PROCESS_TTL_SECONDS).
+        ttl = info.data.get("process_ttl_seconds")
+        if ttl is not None and value >= ttl:
+            raise ValueError("must be less than PROCESS_TTL_SECONDS")
+        return value
+
+
+class TimeoutsSettings(FunctionSettings):
+    completion_queue_url: str = Field(alias="COMPLETION_QUEUE_URL", pattern=URL_PATTERN)
 
 
 class ResumeSettings(FunctionSettings):

@@ -8,19 +8,31 @@ one process, can never both resume it.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from landbot_resume.models import Process, ProcessView, Status, iso
-from landbot_resume.ports import Claim, UnknownProcess
+from landbot_resume.models import (
+    MAX_REASON_CHARS,
+    HistoryEntry,
+    LateOutcome,
+    Process,
+    ProcessView,
+    Source,
+    Status,
+    history_with_claim,
+    iso,
+)
+from landbot_resume.ports import Claim, Move, UnknownProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _JSON_ATTRIBUTES = ("context", "result")
+# A claim that finds the process changed between its read and its write judges again.
+CLAIM_TRIES = 3
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -81,11 +93,8 @@ class DynamoDBProcessStore:
         return process, True
 
     def get(self, process_id: str) -> Process | None:
-        response = self._client.get_item(
-            TableName=self.table_name, Key={"pk": {"S": process_id}}, ConsistentRead=True
-        )
-        item = response.get("Item")
-        return _from_item(item) if item and "status" in item else None
+        item = self._item(process_id)
+        return _from_item(item) if item else None
 
     def claim(
         self,
@@ -94,6 +103,7 @@ class DynamoDBProcessStore:
         outcome: str,
         result: dict[str, Any],
         event_id: str | None,
+        source: Source,
         claim_id: str,
         now: int,
         lease_seconds: int,
@@ -101,46 +111,72 @@ class DynamoDBProcessStore:
         """Take a PENDING process (or one whose last claim's lease ran out) for resuming.
 
         The first claim fixes the outcome: a later claim after an expired lease finishes the
-        same resume rather than starting a different one.
+        same resume rather than starting a different one. It reads the process first (a
+        duplicate costs a read, not a write) and writes the history it read, trimmed
+        (models.history_with_claim), on the condition that nobody changed it meanwhile:
+        otherwise it judges again what the failed write found (CLAIM_TRIES times).
         """
-        try:
-            response = self._client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": process_id}},
-                UpdateExpression=(
-                    "SET #status = :resuming, claim_id = :claim, lease_until = :lease,"
-                    " updated_at = :now_iso, outcome = if_not_exists(outcome, :outcome),"
-                    " #result = if_not_exists(#result, :result),"
-                    " event_id = if_not_exists(event_id, :event) ADD attempts :one"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(#status) AND (#status = :pending"
-                    " OR (#status = :resuming AND lease_until < :now))"
-                ),
-                ExpressionAttributeNames={"#status": "status", "#result": "result"},
-                ExpressionAttributeValues={
-                    ":resuming": {"S": Status.RESUMING},
-                    ":pending": {"S": Status.PENDING},
-                    ":claim": {"S": claim_id},
-                    ":lease": _number(now + lease_seconds),
-                    ":now": _number(now),
-                    ":now_iso": {"S": iso(now)},
-                    ":outcome": {"S": outcome},
-                    ":result": {"S": json.dumps(result, separators=(",", ":"))},
-                    ":event": {"S": event_id or ""},
-                    ":one": {"N": "1"},
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            item: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
-            if not item or "status" not in item:
-                raise UnknownProcess(process_id) from error
-            return Claim(_from_item(item), claimed=False)
-        return Claim(_from_item(response["Attributes"]), claimed=True)
+        item = self._item(process_id)
+        for attempt in range(CLAIM_TRIES):
+            if item is None:
+                raise UnknownProcess(process_id)
+            process = _from_item(item)
+            if not process.claimable(now):
+                return Claim(process, claimed=False)
+            reason = None
+            if process.status is Status.RESUMING:
+                reason = f"attempt {process.attempts + 1}: the last claim's lease ran out"
+            entry = HistoryEntry.of(now, Status.RESUMING, source, event_id=event_id, reason=reason)
+            history = history_with_claim(process.history, entry)
+            values: dict[str, Any] = {
+                ":resuming": {"S": Status.RESUMING},
+                ":seen": {"S": process.status},
+                ":claim": {"S": claim_id},
+                ":lease": _number(now + lease_seconds),
+                ":now_iso": {"S": iso(now)},
+                ":outcome": {"S": outcome},
+                ":result": {"S": json.dumps(result, separators=(",", ":"))},
+                ":event": {"S": event_id or ""},
+                ":source": {"S": source},
+                ":history": _history(history),
+                ":one": {"N": "1"},
+            }
+            condition = "#status = :seen"
+            if process.status is Status.RESUMING:
+                condition += " AND claim_id = :seen_claim AND lease_until < :now"
+                values[":seen_claim"] = {"S": process.claim_id or ""}
+                values[":now"] = _number(now)
+            if "history" in item:
+                condition += " AND size(history) = :length"
+                values[":length"] = _number(len(process.history))
+            else:
+                condition += " AND attribute_not_exists(history)"
+            try:
+                response = self._client.update_item(
+                    TableName=self.table_name,
+                    Key={"pk": {"S": process_id}},
+                    UpdateExpression=(
+                        "SET #status = :resuming, claim_id = :claim, lease_until = :lease,"
+                        " updated_at = :now_iso, outcome = if_not_exists(outcome, :outcome),"
+                        " #result = if_not_exists(#result, :result),"
+                        " event_id = if_not_exists(event_id, :event),"
+                        " outcome_source = if_not_exists(outcome_source, :source),"
+                        " history = :history REMOVE due_at ADD attempts :one"
+                    ),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#status": "status", "#result": "result"},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not _condition_failed(error) or attempt == CLAIM_TRIES - 1:
+                    raise
+                found: Any = error.response.get("Item")
+                item = found if found and "status" in found else None
+                continue
+            return Claim(_from_item(response["Attributes"]), claimed=True)
+        raise AssertionError("unreachable")  # the last try returns or raises
 
     def mark_jumping(self, process_id: str, claim_id: str, now: int) -> None:
         """Record that the field is set and a jump is about to be sent."""
@@ -157,8 +193,12 @@ class DynamoDBProcessStore:
             process_id,
             claim_id,
             now,
-            "#status = :resumed REMOVE lease_until",
-            {":resumed": {"S": Status.RESUMED}},
+            "#status = :resumed, history = list_append(if_not_exists(history, :no_history),"
+            " :entry) REMOVE lease_until",
+            {
+                ":resumed": {"S": Status.RESUMED},
+                ":entry": _history([HistoryEntry.of(now, Status.RESUMED, Source.RESUME)]),
+            },
         )
 
     def release(self, process_id: str, claim_id: str, now: int) -> None:
@@ -173,12 +213,19 @@ class DynamoDBProcessStore:
         )
 
     def mark_failed(self, process_id: str, claim_id: str, now: int, reason: str) -> None:
+        entry = HistoryEntry.of(now, Status.FAILED, Source.RESUME, reason=reason)
         self._update_claimed(
             process_id,
             claim_id,
             now,
-            "#status = :failed, failure_reason = :reason REMOVE lease_until",
-            {":failed": {"S": Status.FAILED}, ":reason": {"S": reason[:500]}},
+            "#status = :failed, failure_reason = :reason,"
+            " history = list_append(if_not_exists(history, :no_history), :entry)"
+            " REMOVE lease_until",
+            {
+                ":failed": {"S": Status.FAILED},
+                ":reason": {"S": reason[:MAX_REASON_CHARS]},
+                ":entry": _history([entry]),
+            },
         )
 
     def _update_claimed(
@@ -189,7 +236,8 @@ class DynamoDBProcessStore:
         update: str,
         values: dict[str, Any],
     ) -> None:
-        # Only the holder of the current claim may move the process on.
+        # Only the holder of the current claim may move the process on (and its claim wrote
+        # the history these moves append to).
         self._client.update_item(
             TableName=self.table_name,
             Key={"pk": {"S": process_id}},
@@ -201,26 +249,214 @@ class DynamoDBProcessStore:
                 ":resuming": {"S": Status.RESUMING},
                 ":claim": {"S": claim_id},
                 **values,
+                **({":no_history": {"L": []}} if ":no_history" in update else {}),
             },
         )
+
+    def cancel(
+        self, process_id: str, *, now: int, source: Source, reason: str | None = None
+    ) -> Move:
+        """PENDING -> CANCELLED, out of the deadline index; Landbot is not called."""
+        entry = HistoryEntry.of(now, Status.CANCELLED, source, reason=reason)
+        return self._move(
+            process_id,
+            "#status = :pending",
+            "#status = :cancelled REMOVE due_at",
+            {":pending": {"S": Status.PENDING}, ":cancelled": {"S": Status.CANCELLED}},
+            entry,
+            now,
+        )
+
+    def set_outcome(
+        self,
+        process_id: str,
+        *,
+        outcome: str,
+        node_id: str,
+        now: int,
+        due_at: int,
+        source: Source,
+        reason: str,
+    ) -> Move:
+        """Fix the outcome (and block) of a PENDING process that has none yet."""
+        entry = HistoryEntry.of(now, Status.PENDING, source, reason=reason)
+        return self._move(
+            process_id,
+            "#status = :pending AND attribute_not_exists(outcome)",
+            "outcome = :outcome, #result = :result, outcome_source = :source,"
+            " resume_node_id = :node, due_at = :due",
+            {
+                ":pending": {"S": Status.PENDING},
+                ":outcome": {"S": outcome},
+                ":result": {"S": "{}"},
+                ":source": {"S": source},
+                ":node": {"S": node_id},
+                ":due": _number(due_at),
+            },
+            entry,
+            now,
+        )
+
+    def retry(self, process_id: str, *, now: int, due_at: int, source: Source, reason: str) -> Move:
+        """FAILED -> PENDING with the recorded outcome, its claim and failure forgotten."""
+        entry = HistoryEntry.of(now, Status.PENDING, source, reason=reason)
+        return self._move(
+            process_id,
+            "#status = :failed",
+            "#status = :pending, jump_pending = :false, due_at = :due"
+            " REMOVE failure_reason, claim_id, lease_until",
+            {
+                ":failed": {"S": Status.FAILED},
+                ":pending": {"S": Status.PENDING},
+                ":false": {"BOOL": False},
+                ":due": _number(due_at),
+            },
+            entry,
+            now,
+        )
+
+    def record_late_outcome(
+        self, process_id: str, late: LateOutcome, *, status: Status, now: int
+    ) -> bool:
+        """Keep the first late outcome of a process still in `status`."""
+        entry = HistoryEntry.of(
+            now,
+            status,
+            late.source,
+            event_id=late.event_id,
+            reason=f"late outcome {late.outcome}: recorded, not replayed",
+        )
+        moved = self._move(
+            process_id,
+            "#status = :seen AND attribute_not_exists(late_outcome)",
+            "late_outcome = :late",
+            {
+                ":seen": {"S": status},
+                ":late": _serializer.serialize(late.model_dump(mode="json", exclude_none=True)),
+            },
+            entry,
+            now,
+        )
+        return moved.moved
+
+    def _move(
+        self,
+        process_id: str,
+        condition: str,
+        update: str,
+        values: dict[str, Any],
+        entry: HistoryEntry,
+        now: int,
+    ) -> Move:
+        """One conditional UpdateItem that also appends `entry` to the history."""
+        set_part, _, remove_part = update.partition(" REMOVE ")
+        expression = (
+            f"SET {set_part}, updated_at = :now_iso,"
+            " history = list_append(if_not_exists(history, :no_history), :entry)"
+        )
+        if remove_part:
+            expression += f" REMOVE {remove_part}"
+        condition = f"attribute_exists(#status) AND {condition}"
+        try:
+            response = self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": process_id}},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=_names(expression, condition),
+                ExpressionAttributeValues={
+                    **values,
+                    ":now_iso": {"S": iso(now)},
+                    ":no_history": {"L": []},
+                    ":entry": _history([entry]),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            item: Any = error.response.get("Item")
+            if not item or "status" not in item:
+                raise UnknownProcess(process_id) from error
+            return Move(_from_item(item), moved=False)
+        return Move(_from_item(response["Attributes"]), moved=True)
+
+    # template.yaml: ProcessesTable's index of waiting processes by due time. Only processes
+    # that wait with a timeout (or a delivery to make) have due_at; every move out of
+    # PENDING removes it. It projects the keys only: the sweeper needs no more.
+    DEADLINE_INDEX: Final = "ByDeadline"
+
+    def due(self, now: int, limit: int) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        start: dict[str, Any] | None = None
+        while len(found) < limit:
+            page: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            response = self._client.query(
+                TableName=self.table_name,
+                IndexName=self.DEADLINE_INDEX,
+                KeyConditionExpression="#status = :pending AND due_at <= :now",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": Status.PENDING},
+                    ":now": _number(now),
+                },
+                Limit=limit - len(found),
+                **page,
+            )
+            found += [(item["pk"]["S"], int(item["due_at"]["N"])) for item in response["Items"]]
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                break
+        return found
+
+    def postpone(self, process_id: str, due_at: int, *, until: int) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": process_id}},
+                UpdateExpression="SET due_at = :until",
+                ConditionExpression="#status = :pending AND due_at = :due",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": Status.PENDING},
+                    ":due": _number(due_at),
+                    ":until": _number(until),
+                },
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return False
+        return True
+
+    def _item(self, process_id: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": process_id}}, ConsistentRead=True
+        )
+        item: dict[str, Any] | None = response.get("Item")
+        return item if item and "status" in item else None
 
     # template.yaml: ProcessesTable's index of processes by status, newest first. Only
     # processes have these attributes, and it projects what a ProcessView shows.
     STATUS_INDEX = "ByStatus"
 
-    def list_newest(self, *, status: Status | None = None, limit: int) -> list[ProcessView]:
-        """The `limit` newest processes, of one status or of any, newest first.
+    def list_newest(
+        self, *, status: Status | None = None, limit: int, late_only: bool = False
+    ) -> list[ProcessView]:
+        """The `limit` newest processes, of one status or of any, newest first; with
+        `late_only`, only those with a late outcome.
 
         Queries the status index, never scans the table: without a status, each status is
         queried and the answers merged. The index is eventually consistent: a process just
         created or moved may show there a moment later.
         """
         statuses = [status] if status else list(Status)
-        found = [view for each in statuses for view in self._newest_of(each, limit)]
+        found = [view for each in statuses for view in self._newest_of(each, limit, late_only)]
         found.sort(key=lambda view: (view.created_at, view.process_id), reverse=True)
         return found[:limit]
 
-    def _newest_of(self, status: Status, limit: int) -> list[ProcessView]:
+    def _newest_of(self, status: Status, limit: int, late_only: bool) -> list[ProcessView]:
         query: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": self.STATUS_INDEX,
@@ -229,6 +465,8 @@ class DynamoDBProcessStore:
             "ExpressionAttributeValues": {":status": {"S": status}},
             "ScanIndexForward": False,
         }
+        if late_only:  # a filter: the pages below go on until enough matched
+            query["FilterExpression"] = "attribute_exists(late_outcome)"
         views: list[ProcessView] = []
         while len(views) < limit:  # one answer holds at most 1 MB: page on if needed
             response = self._client.query(**query, Limit=limit - len(views))
@@ -240,6 +478,28 @@ class DynamoDBProcessStore:
                 break
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return views
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _names(*expressions: str) -> dict[str, str]:
+    return {
+        f"#{name}": name
+        for name in ("status", "result")
+        if any(f"#{name}" in e for e in expressions)
+    }
+
+
+def _history(entries: list[HistoryEntry]) -> dict[str, Any]:
+    """History entries as a DynamoDB list (of maps), which list_append extends."""
+    return {
+        "L": [
+            _serializer.serialize(entry.model_dump(mode="json", exclude_none=True))
+            for entry in entries
+        ]
+    }
 
 
 def _number(value: int) -> dict[str, str]:

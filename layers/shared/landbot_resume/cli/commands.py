@@ -1,7 +1,8 @@
-"""The command line: `landbot-resume redrive|processes list|processes show`.
+"""The command line: `landbot-resume redrive|processes list|show|retry|cancel`.
 
 Exit codes: 0 done, 1 done with a negative answer (a message stayed in the DLQ, no such
-process), 2 the command could not run (bad options, no stack, no credentials, AWS errors).
+process, a process whose state refuses the move), 2 the command could not run (bad
+options, no stack, no credentials, AWS errors).
 """
 
 from __future__ import annotations
@@ -55,15 +56,33 @@ def parser() -> argparse.ArgumentParser:
     processes.add_list_arguments(list_parser)
     list_parser.set_defaults(run=processes.list_command)
     show_parser = process_commands.add_parser(
-        "show", parents=target, help="one stored process (JSON)"
+        "show", parents=target, help="one stored process with its history (JSON)"
     )
     processes.add_show_arguments(show_parser)
     show_parser.set_defaults(run=processes.show_command)
+    retry_parser = process_commands.add_parser(
+        "retry",
+        parents=target,
+        help="deliver the recorded outcome of a FAILED process again, through the queue",
+    )
+    processes.add_retry_arguments(retry_parser)
+    retry_parser.set_defaults(run=processes.retry_command)
+    cancel_parser = process_commands.add_parser(
+        "cancel",
+        parents=target,
+        help="call a waiting process off (or resume it at a block of your choice)",
+    )
+    processes.add_cancel_arguments(cancel_parser)
+    cancel_parser.set_defaults(run=processes.cancel_command, check=processes.check_cancel)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    check: Callable[[argparse.Namespace], str | None] | None = getattr(args, "check", None)
+    if check is not None and (problem := check(args)):
+        top.error(problem)  # exits 2, as argparse does for every bad option
     target = Target(stack=args.stack, region=args.region, endpoint_url=args.endpoint_url)
     run: Command = args.run
     try:
