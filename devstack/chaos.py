@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import random
 import re
+import threading
 import time
 import uuid
 from collections import Counter
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.aws import Resources, put_events
-from devstack.bots import create_processes
+from devstack.bots import TIMEOUT_NODE_ID, cancel_processes, create_processes
 from devstack.landbot_simulator import Faults
 from devstack.samples import stripe_event
 from devstack.stack import LocalStack, Ports
@@ -47,6 +48,17 @@ class ChaosConfig:
             slow_seconds=1.5,
         )
     )
+    # Waits that end otherwise: by their timeout (some paid after it), or called off by the
+    # bot (some paid after that).
+    timeouts: int = 30
+    paid_after_timeout: int = 10
+    timeout_seconds: int = 20
+    cancels: int = 20
+    concurrent_duplicates: float = 0.05  # share of processes whose event comes twice at once
+    # A window in which Landbot refuses the agent token (401 on every call), then takes it.
+    auth_fault_after: float = 3.0
+    auth_fault_seconds: float = 20.0
+    unconfirmed_jumps: str = "fail"  # or "resend": the template's UnconfirmedJumps
     client_timeout: float = 1.0  # the resume function's Landbot read timeout in this run
     visibility_timeout: int = 3  # so retried records come back within the run
     drain_timeout: float = 150.0
@@ -66,6 +78,15 @@ class ChaosReport:
     unconfirmed_landed: int = 0  # FAILED "assign_bot unconfirmed", the jump did land
     unconfirmed_unlanded: int = 0  # ... and it never landed: the customer is still parked
     double_resumed: int = 0
+    resend: bool = False  # UnconfirmedJumps=resend: double jumps are that policy's cost
+    timed_out: int = 0
+    timeouts_expected: int = 0
+    paid_before_timeout: int = 0  # a payment meant for after the timeout won the race
+    cancelled: int = 0
+    jumped_after_cancel: int = 0
+    late_recorded: int = 0
+    late_sent: int = 0
+    held_then_resumed: int = 0
     wrong_outcome: int = 0
     peak_rate: int = 0
     rate_limited: int = 0  # 429s Landbot's own limit gave (not injected ones)
@@ -91,7 +112,11 @@ class ChaosReport:
     @property
     def ok(self) -> bool:
         return (
-            not self.lost and not self.parked and self.double_resumed == 0 and self.peak_rate <= 10
+            not self.lost
+            and not self.parked
+            and not self.jumped_after_cancel
+            and (self.resend or self.double_resumed == 0)
+            and self.peak_rate <= 10
         )
 
     def table(self) -> str:
@@ -108,7 +133,21 @@ class ChaosReport:
                 "FAILED unconfirmed: jump landed / never landed",
                 f"{self.unconfirmed_landed} / {self.unconfirmed_unlanded}",
             ),
-            ("double-resumed (must be 0)", str(self.double_resumed)),
+            (
+                "double jumps (the resend policy's cost)"
+                if self.resend
+                else "double-resumed (must be 0)",
+                str(self.double_resumed),
+            ),
+            (
+                "timed out, resumed at the timeout block",
+                f"{self.timed_out} of {self.timeouts_expected}"
+                + (f" ({self.paid_before_timeout} paid first)" if self.paid_before_timeout else ""),
+            ),
+            ("cancelled by the bot", str(self.cancelled)),
+            ("jumped after a cancel (must be 0)", str(self.jumped_after_cancel)),
+            ("late outcomes recorded, not replayed", f"{self.late_recorded} of {self.late_sent}"),
+            ("held during the auth fault, then resumed", str(self.held_then_resumed)),
             ("resumed with another outcome", str(self.wrong_outcome)),
             ("peak Landbot requests/s (<= 10)", str(self.peak_rate)),
             ("429s from the rate limit", str(self.rate_limited)),
@@ -138,15 +177,19 @@ def run(config: ChaosConfig) -> ChaosReport:
         webhook_containers=4,  # a burst of bots starting processes: Lambda would scale out
         environment={
             "LANDBOT_TIMEOUT_SECONDS": str(config.client_timeout),
+            "UNCONFIRMED_JUMPS": config.unconfirmed_jumps,
+            # 5, 10, 20 s between deliveries while Landbot refuses the token.
+            "LANDBOT_AUTH_RETRY_SECONDS": "5",
             # Retries are the point of this run; their warnings would bury the table.
             "POWERTOOLS_LOG_LEVEL": "ERROR",
         },
     )
-    report = ChaosReport()
+    report = ChaosReport(resend=config.unconfirmed_jumps == "resend")
     with stack:
         simulator = stack.simulator
         assert simulator is not None
-        customers = list(range(FIRST_CUSTOMER, FIRST_CUSTOMER + config.processes))
+        waits = config.timeouts + config.paid_after_timeout + config.cancels
+        customers = list(range(FIRST_CUSTOMER, FIRST_CUSTOMER + config.processes + waits))
         for customer in customers:
             # Most bots set @data = {} before the webhook; some never did (POST path).
             fields = {"data": {"type": "object", "value": {}, "extra": {}}}
@@ -170,13 +213,26 @@ def run(config: ChaosConfig) -> ChaosReport:
         )
         driver.start()
         drain_started = results.get(timeout=config.drain_timeout)
-        processes, expected, report.create_seconds = results.get(timeout=config.drain_timeout)
+        token = stack.landbot_token
+        refuse = threading.Timer(config.auth_fault_after, simulator.set_tokens)
+        accept = threading.Timer(
+            config.auth_fault_after + config.auth_fault_seconds, simulator.set_tokens, (token,)
+        )
+        if config.auth_fault_seconds > 0:
+            refuse.start()
+            accept.start()
+        processes, expected, kinds, report.create_seconds = results.get(
+            timeout=config.drain_timeout
+        )
         driver.join()
+        if config.auth_fault_seconds > 0:
+            accept.join()
         report.created = len(processes)
         stack.wait_for_drain(dead_letters=config.unknown, timeout=config.drain_timeout)
         # The drain runs from the first burst to the last call Landbot saw.
         report.drain_seconds = max(call.time for call in simulator.calls()) - drain_started
-        _account(stack, report, processes, expected)
+        _wait_for_timeouts(stack, [pid for pid, kind in kinds.items() if kind in TIMED], 60.0)
+        _account(stack, report, processes, expected, kinds)
     report.seconds = time.monotonic() - started
     return report
 
@@ -202,8 +258,33 @@ def _drive(
 
     processes: dict[str, int] = {}
     expected: dict[str, str] = {}
+    kinds: dict[str, str] = {}
     later: list[dict[str, Any]] = []
     create_seconds = 0.0
+    # First the waits that end without an event: their timeouts come due during the drain.
+    waits = config.timeouts + config.paid_after_timeout + config.cancels
+    special, customers = customers[:waits], customers[waits:]
+    timed_at = time.monotonic()
+    timed = create_processes(
+        webhook_url,
+        webhook_token,
+        special[: config.timeouts + config.paid_after_timeout],
+        extra={"timeout_seconds": config.timeout_seconds, "timeout_node_id": TIMEOUT_NODE_ID},
+    )
+    for index, process_id in enumerate(timed):
+        kinds[process_id] = "timeout" if index < config.timeouts else "paid_after_timeout"
+        expected[process_id] = "timeout"
+    called_off = create_processes(
+        webhook_url, webhook_token, special[config.timeouts + config.paid_after_timeout :]
+    )
+    cancel_processes(webhook_url, webhook_token, list(called_off))
+    for index, process_id in enumerate(called_off):
+        kinds[process_id] = "cancelled_paid" if index % 2 else "cancelled"
+        if index % 2:  # the customer paid after all, after the bot moved on
+            later.append(stripe_event("checkout.session.completed", process_id))
+    processes.update(timed)
+    processes.update(called_off)
+    create_seconds += time.monotonic() - timed_at
     # Events for unknown processes go first: each needs maxReceiveCount receives to reach the
     # DLQ, which must not stretch the end of the run.
     unknown = _unknown_events(config.unknown)
@@ -224,7 +305,16 @@ def _drive(
     rng.shuffle(later)
     time.sleep(config.burst_pause)
     emit(later)
-    results.put((processes, expected, create_seconds))
+    # Payments for the timed-out waits, well after their deadline.
+    time.sleep(max(0.0, timed_at + config.timeout_seconds + 15 - time.monotonic()))
+    emit(
+        [
+            stripe_event("checkout.session.completed", process_id)
+            for process_id, kind in kinds.items()
+            if kind == "paid_after_timeout"
+        ]
+    )
+    results.put((processes, expected, kinds, create_seconds))
 
 
 def _plan(
@@ -245,6 +335,8 @@ def _plan(
         expected[process_id] = outcome
         event = stripe_event(event_type, process_id)
         first.append(event)
+        if rng.random() < config.concurrent_duplicates:
+            first.append(event)  # the same event twice in one burst: two deliveries at once
         if rng.random() < config.duplicates:
             later.append(event)  # the very same event, delivered again
         if outcome == "paid" and rng.random() < config.late_failures:
@@ -260,11 +352,27 @@ def _unknown_events(count: int) -> list[dict[str, Any]]:
     ]
 
 
+# Kinds of waits that end by their timeout.
+TIMED = ("timeout", "paid_after_timeout")
+
+
+def _wait_for_timeouts(stack: LocalStack, process_ids: list[str], timeout: float) -> None:
+    """Wait until none of these waits is PENDING any more (their timeouts have fired)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        statuses = stack.statuses()
+        if all(statuses.get(pid, {}).get("status") != "PENDING" for pid in process_ids):
+            stack.wait_for_drain(timeout=max(0.0, deadline - time.monotonic()))
+            return
+        time.sleep(1.0)
+
+
 def _account(
     stack: LocalStack,
     report: ChaosReport,
     processes: dict[str, int],
     expected: dict[str, str],
+    kinds: dict[str, str],
 ) -> None:
     simulator = stack.simulator
     assert simulator is not None
@@ -283,11 +391,19 @@ def _account(
         if process_id not in processes:
             continue
         customer = processes[process_id]
+        kind = kinds.get(process_id)
+        report.late_recorded += state.get("late_outcome") is not None
         if state["status"] == "RESUMED":
             report.resumed += 1
-            report.wrong_outcome += state["outcome"] != expected[process_id]
+            paid_first = kind == "paid_after_timeout" and state["outcome"] == "paid"
+            report.paid_before_timeout += paid_first
+            report.wrong_outcome += state["outcome"] != expected[process_id] and not paid_first
+            report.timed_out += state["outcome"] == "timeout"
             if not landed[customer]:
                 report.resumed_unlanded.append(process_id)
+        elif state["status"] == "CANCELLED":
+            report.cancelled += 1
+            report.jumped_after_cancel += bool(landed[customer])
         elif state["status"] == "FAILED":
             reason = state["reason"] or "?"
             report.failed[reason] += 1
@@ -300,6 +416,20 @@ def _account(
             report.lost.append(process_id)
     report.lost += [pid for pid in processes if pid not in statuses]
     report.double_resumed = sum(n - 1 for n in landed.values() if n > 1)
+    report.timeouts_expected = sum(kind in TIMED for kind in kinds.values())
+    report.late_sent = sum(
+        kind in ("paid_after_timeout", "cancelled_paid") for kind in kinds.values()
+    )
+    refused = {
+        int(call.path.split("/")[3])
+        for call in calls
+        if call.status == 401 and call.token == stack.landbot_token and "/customers/" in call.path
+    }
+    report.held_then_resumed = sum(
+        1
+        for pid, state in statuses.items()
+        if pid in processes and processes[pid] in refused and state["status"] == "RESUMED"
+    )
     report.calls = len(calls)
     report.faults = Counter(call.fault for call in calls if call.fault)
     report.rate_limited = sum(1 for call in calls if call.status == 429 and not call.fault)
@@ -331,6 +461,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=defaults.burst)
     parser.add_argument("--visibility-timeout", type=int, default=defaults.visibility_timeout)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--timeouts", type=int, default=defaults.timeouts)
+    parser.add_argument("--paid-after-timeout", type=int, default=defaults.paid_after_timeout)
+    parser.add_argument("--timeout-seconds", type=int, default=defaults.timeout_seconds)
+    parser.add_argument("--cancels", type=int, default=defaults.cancels)
+    parser.add_argument(
+        "--auth-fault-seconds",
+        type=float,
+        default=defaults.auth_fault_seconds,
+        help="how long Landbot refuses the agent token (0: never)",
+    )
+    parser.add_argument(
+        "--unconfirmed-jumps", choices=("fail", "resend"), default=defaults.unconfirmed_jumps
+    )
     args = parser.parse_args(argv)
     config = ChaosConfig(
         processes=args.processes,
@@ -338,9 +481,19 @@ def main(argv: list[str] | None = None) -> int:
         burst=args.burst,
         visibility_timeout=args.visibility_timeout,
         seed=args.seed,
+        timeouts=args.timeouts,
+        paid_after_timeout=args.paid_after_timeout,
+        timeout_seconds=args.timeout_seconds,
+        cancels=args.cancels,
+        auth_fault_seconds=args.auth_fault_seconds,
+        unconfirmed_jumps=args.unconfirmed_jumps,
     )
     print(
-        f"chaos run: {config.processes} processes, {config.unknown} unknown, faults on", flush=True
+        f"chaos run: {config.processes} processes paid or failed, {config.timeouts} timing out"
+        f" (+{config.paid_after_timeout} paid after), {config.cancels} cancelled,"
+        f" {config.unknown} unknown; faults on, Landbot refuses the token for"
+        f" {config.auth_fault_seconds:g} s; unconfirmed jumps: {config.unconfirmed_jumps}",
+        flush=True,
     )
     report = run(config)
     print(report.table())
