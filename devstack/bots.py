@@ -36,7 +36,8 @@ def create_processes(
             headers={"X-Webhook-Token": webhook_token},
             timeout=30,
         )
-        answer.raise_for_status()
+        if answer.status_code != 201:
+            raise RuntimeError(f"POST /processes answered {answer.status_code}: {answer.text}")
         return str(answer.json()["process_id"]), customer
 
     with ThreadPoolExecutor(threads) as pool:

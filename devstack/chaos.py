@@ -383,9 +383,7 @@ def _account(
     calls = simulator.calls()
     # Where each customer really is: the jumps the simulator applied, answered or not.
     landed = Counter(
-        int(call.path.split("/")[3])
-        for call in calls
-        if "/assign_bot/" in call.path and call.applied
+        call.customer_id for call in calls if "/assign_bot/" in call.path and call.applied
     )
     for process_id, state in statuses.items():
         if process_id not in processes:
@@ -421,9 +419,9 @@ def _account(
         kind in ("paid_after_timeout", "cancelled_paid") for kind in kinds.values()
     )
     refused = {
-        int(call.path.split("/")[3])
+        call.customer_id
         for call in calls
-        if call.status == 401 and call.token == stack.landbot_token and "/customers/" in call.path
+        if call.status == 401 and call.token == stack.landbot_token and call.customer_id
     }
     report.held_then_resumed = sum(
         1

@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from queue import Queue
@@ -133,31 +133,30 @@ class ExecutionEnvironment:
 
     def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run a module-level function (and its arguments, pickled) inside the environment."""
-        with self._lock:
-            try:
-                self._wait_ready()
-                self._connection.send((function, args))
-                result: T = self._answer()
-            except (EOFError, OSError) as error:
-                raise RuntimeError(f"{self.logical_id}: the execution environment is gone") from (
-                    error
-                )
+        with self._talking():
+            self._connection.send((function, args))
+            result: T = self._answer()
             return result
 
     def wait_ready(self) -> None:
         """Wait until the handler is imported (the cold start is over)."""
+        with self._talking():
+            pass
+
+    @contextlib.contextmanager
+    def _talking(self) -> Iterator[None]:
+        """One exchange with the environment at a time, once it is ready; a process that
+        died on the way is a RuntimeError."""
         with self._lock:
             try:
-                self._wait_ready()
+                if not self._ready:
+                    self._answer()
+                    self._ready = True
+                yield
             except (EOFError, OSError) as error:
                 raise RuntimeError(f"{self.logical_id}: the execution environment is gone") from (
                     error
                 )
-
-    def _wait_ready(self) -> None:
-        if not self._ready:
-            self._answer()
-            self._ready = True
 
     def _answer(self) -> Any:
         kind, value = self._connection.recv()

@@ -71,6 +71,12 @@ class Call:
     # its answer came too late or never: where the customer really is.
     applied: bool = False
 
+    @property
+    def customer_id(self) -> int | None:
+        """The customer the call's path names, if any."""
+        found = _CUSTOMER_PATH.match(self.path)
+        return int(found["customer"]) if found else None
+
 
 FAULT_DECK = 200
 

@@ -22,6 +22,7 @@ from devstack.aws import (
     create_resources,
     register_stack,
 )
+from devstack.bots import create_processes
 from devstack.gateway import Gateway
 from devstack.lambdas import STOP_SECONDS, ContainerPool
 from devstack.landbot_simulator import LandbotSimulator
@@ -250,6 +251,16 @@ class LocalStack:
             SecretId=self.resources.physical["LandbotTokenSecret"], SecretString=token
         )
         self.landbot_token = token
+
+    def start_wait(self, customer_id: int) -> str:
+        """A customer of the simulator (with @data = {}, as the bot's Set Variable block
+        leaves it) whose bot starts a wait through the webhook API; returns its process id."""
+        assert self.simulator is not None, "the customer lives in the Landbot simulator"
+        self.simulator.add_customer(
+            customer_id, {"data": {"type": "object", "value": {}, "extra": {}}}
+        )
+        (process_id,) = create_processes(self.webhook_url, self.webhook_token, [customer_id])
+        return process_id
 
     def put_event(self, event: dict[str, Any]) -> None:
         """Put an event on the stack's bus the way a partner event source delivers it."""

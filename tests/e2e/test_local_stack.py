@@ -7,27 +7,11 @@ import time
 
 import requests
 
+from devstack.bots import BOT_ID, NODE_ID
 from devstack.samples import stripe_event
 from devstack.stack import LocalStack
 from tests.e2e.conftest import run_stack_command
 from tests.integration.conftest import wait_until
-
-BOT, NODE = 1010178, "Nkqgn6xkf"
-
-
-def start_process(stack: LocalStack, customer_id: int) -> str:
-    assert stack.simulator is not None
-    stack.simulator.add_customer(
-        customer_id, {"data": {"type": "object", "value": {}, "extra": {}}}
-    )
-    answer = requests.post(
-        stack.webhook_url,
-        json={"bot_id": BOT, "node_id": NODE, "customer_id": customer_id},
-        headers={"X-Webhook-Token": stack.webhook_token},
-        timeout=10,
-    )
-    assert answer.status_code == 201
-    return str(answer.json()["process_id"])
 
 
 def status(stack: LocalStack, process_id: str) -> str:
@@ -41,7 +25,7 @@ def status(stack: LocalStack, process_id: str) -> str:
 
 def test_a_payment_on_the_bus_resumes_the_bot_once(stack: LocalStack, customer_id: int) -> None:
     assert stack.simulator is not None
-    process_id = start_process(stack, customer_id)
+    process_id = stack.start_wait(customer_id)
     event = stripe_event("checkout.session.completed", process_id)
     stack.put_event(event)
     assert wait_until(lambda: status(stack, process_id) == "RESUMED")
@@ -50,17 +34,17 @@ def test_a_payment_on_the_bus_resumes_the_bot_once(stack: LocalStack, customer_i
     calls = [c for c in stack.simulator.calls() if f"/customers/{customer_id}/" in c.path]
     assert [(c.method, c.path) for c in calls] == [
         ("PUT", f"/v1/customers/{customer_id}/fields/data/"),
-        ("PUT", f"/v1/customers/{customer_id}/assign_bot/{BOT}/"),
+        ("PUT", f"/v1/customers/{customer_id}/assign_bot/{BOT_ID}/"),
     ]
     assert calls[0].body["value"]["status"] == "paid"
-    assert calls[1].body == {"launch": True, "node": NODE}
+    assert calls[1].body == {"launch": True, "node": NODE_ID}
     customer = stack.simulator.customer(customer_id)
-    assert (customer["bot_id"], customer["node"], customer["launched"]) == (BOT, NODE, True)
+    assert (customer["bot_id"], customer["node"], customer["launched"]) == (BOT_ID, NODE_ID, True)
 
 
 def test_a_failed_payment_resumes_the_bot_with_failed(stack: LocalStack, customer_id: int) -> None:
     assert stack.simulator is not None
-    process_id = start_process(stack, customer_id)
+    process_id = stack.start_wait(customer_id)
     stack.put_event(stripe_event("checkout.session.async_payment_failed", process_id))
     assert wait_until(lambda: status(stack, process_id) == "RESUMED")
     assert stack.simulator.customer(customer_id)["fields"]["data"]["value"]["status"] == "failed"
@@ -69,7 +53,7 @@ def test_a_failed_payment_resumes_the_bot_with_failed(stack: LocalStack, custome
 def test_events_the_rule_does_not_match_never_reach_the_queue(
     stack: LocalStack, customer_id: int
 ) -> None:
-    process_id = start_process(stack, customer_id)
+    process_id = stack.start_wait(customer_id)
     event = stripe_event("checkout.session.completed", process_id)
     event["source"] = "com.example.not-stripe"
     stack.put_event(event)

@@ -11,13 +11,12 @@ import os
 from collections.abc import Iterator
 
 import pytest
-import requests
 
+from devstack.bots import BOT_ID, NODE_ID
 from devstack.samples import sqs_event, stripe_event
 from devstack.stack import LocalStack, Ports
 from tests.integration.conftest import wait_until
 
-BOT, NODE = 1010178, "Nkqgn6xkf"
 RETRY_SECONDS = 2
 _customers = itertools.count(900_000_001)  # this stack has a simulator of its own
 # What LocalStack points this process' boto3 at; the session's stack needs it back after.
@@ -57,21 +56,6 @@ def new_customers(count: int) -> list[int]:
     return [next(_customers) for _ in range(count)]
 
 
-def start(stack: LocalStack, customer_id: int) -> str:
-    assert stack.simulator is not None
-    stack.simulator.add_customer(
-        customer_id, {"data": {"type": "object", "value": {}, "extra": {}}}
-    )
-    answer = requests.post(
-        stack.webhook_url,
-        json={"bot_id": BOT, "node_id": NODE, "customer_id": customer_id},
-        headers={"X-Webhook-Token": stack.webhook_token},
-        timeout=10,
-    )
-    assert answer.status_code == 201
-    return str(answer.json()["process_id"])
-
-
 def calls_for(stack: LocalStack, customers: list[int]) -> list[tuple[str, int]]:
     assert stack.simulator is not None
     return [
@@ -91,7 +75,7 @@ def test_completions_held_while_the_token_is_refused_resume_once_it_is_right(
 ) -> None:
     assert stack.simulator is not None
     customers = new_customers(3)
-    process_ids = [start(stack, customer) for customer in customers]
+    process_ids = [stack.start_wait(customer) for customer in customers]
     stack.simulator.set_tokens("the-new-token")  # e.g. the old one was revoked
     for process_id in process_ids:
         stack.put_event(stripe_event("checkout.session.completed", process_id))
@@ -103,9 +87,9 @@ def test_completions_held_while_the_token_is_refused_resume_once_it_is_right(
     stack.store_landbot_token("the-new-token")  # what the owner does; nothing per process
     assert wait_until(lambda: statuses(stack, process_ids) == ["RESUMED"] * 3, timeout=60)
     for customer in customers:
-        assert stack.simulator.customer(customer)["node"] == NODE
+        assert stack.simulator.customer(customer)["node"] == NODE_ID
         jumps = [c for c in calls_for(stack, [customer]) if "/assign_bot/" in c[0]]
-        assert jumps == [(f"/v1/customers/{customer}/assign_bot/{BOT}/", 200)]
+        assert jumps == [(f"/v1/customers/{customer}/assign_bot/{BOT_ID}/", 200)]
     assert wait_until(lambda: stack.queue_depths() == {"queue": 0, "dlq": 0})
 
 
@@ -116,7 +100,7 @@ def test_a_batch_for_a_landbot_refusing_the_token_costs_two_calls_and_no_process
     batch, and the next batch within the cool-down, are handed back without a call."""
     assert stack.simulator is not None
     customers = new_customers(5)
-    process_ids = [start(stack, customer) for customer in customers]
+    process_ids = [stack.start_wait(customer) for customer in customers]
     stack.simulator.set_tokens()  # Landbot answers 401 to everything
     event = sqs_event(*(stripe_event("checkout.session.completed", p) for p in process_ids))
     handed_back = {f"m{index}" for index in range(5)}
@@ -138,7 +122,7 @@ def test_completions_held_during_a_refusal_window_resume_when_it_ends(
     touches the secret, the containers find out after their pause."""
     assert stack.simulator is not None
     customers = new_customers(2)
-    process_ids = [start(stack, customer) for customer in customers]
+    process_ids = [stack.start_wait(customer) for customer in customers]
     stack.simulator.set_tokens()
     for process_id in process_ids:
         stack.send_completion({"process_id": process_id, "status": "approved"})
