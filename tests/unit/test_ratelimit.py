@@ -34,6 +34,15 @@ def limiter(store: DynamoDBProcessStore, clock: Clock, limit: int = 10) -> Share
     )
 
 
+def call(one: SharedRateLimiter, clock: Clock, seconds: float = 0.0, deadline: float = 5) -> float:
+    """One call through the limiter, as the Landbot client makes it; returns when it went."""
+    permit = one.acquire(deadline=clock.now + deadline)
+    went = clock.now
+    clock.now += seconds
+    one.done(permit)
+    return went
+
+
 def max_in_any_window(times: list[float], window: float = 1.0) -> int:
     times = sorted(times)
     return max(sum(1 for t in times if start <= t < start + window) for start in times)
@@ -43,9 +52,9 @@ def test_a_burst_up_to_the_limit_goes_at_once(store: DynamoDBProcessStore) -> No
     clock = Clock()
     one = limiter(store, clock)
     for _ in range(10):
-        one.acquire(deadline=clock.now + 5)
+        call(one, clock)
     assert clock.slept == 0
-    one.acquire(deadline=clock.now + 5)
+    call(one, clock)
     assert clock.slept == pytest.approx(1.0)
 
 
@@ -56,9 +65,7 @@ def test_containers_sharing_the_table_never_exceed_the_limit_together(
     containers = [limiter(store, clock) for _ in range(3)]
     taken: list[float] = []
     for i in range(95):
-        containers[i % 3].acquire(deadline=clock.now + 30)
-        taken.append(clock.now)
-        clock.now += 0.013  # each call takes a little time
+        taken.append(call(containers[i % 3], clock, 0.013, deadline=30))
     assert max_in_any_window(taken) <= 10
     # ... and the burst drains at the ceiling, not a fraction of it.
     assert len(taken) / (taken[-1] - taken[0]) > 9.0
@@ -67,8 +74,8 @@ def test_containers_sharing_the_table_never_exceed_the_limit_together(
 def test_no_permit_before_the_deadline_is_a_timeout(store: DynamoDBProcessStore) -> None:
     clock = Clock()
     one = limiter(store, clock, limit=2)
-    one.acquire(deadline=clock.now + 1)
-    one.acquire(deadline=clock.now + 1)
+    call(one, clock)
+    call(one, clock)
     with pytest.raises(RateLimitTimeout):
         one.acquire(deadline=clock.now + 0.5)
     assert clock.slept == 0
@@ -87,6 +94,57 @@ def test_a_call_that_may_have_arrived_late_delays_its_permits_next_use(
     one.acquire(deadline=clock.now + 5)
     # At least a second after the latest moment the first call can have arrived.
     assert clock.now - first.stamped >= 0.5 + 1.0
+
+
+def test_a_permit_is_not_used_again_while_its_call_is_unanswered(
+    store: DynamoDBProcessStore,
+) -> None:
+    # The call may reach Landbot any time before its answer: another call on the same
+    # permit a window after the first went out could land in the same second.
+    clock = Clock()
+    first, second = (
+        SharedRateLimiter(
+            store.table_name, 1, window=1.05, client=store._client, clock=clock, sleep=clock.sleep
+        )
+        for _ in range(2)
+    )
+    slow = first.acquire(deadline=clock.now + 5)
+    clock.now += 2.0  # still waiting for Landbot's answer, well past a window
+    with pytest.raises(RateLimitTimeout):
+        second.acquire(deadline=clock.now + 1)
+    first.done(slow)
+    first.flush()
+    second.acquire(deadline=clock.now + 5)
+    # A second after the moment the slow call was answered (its latest arrival).
+    assert clock.now - (slow.stamped + 3.0) >= 1.0 - 1e-6
+
+
+def test_a_thread_waits_for_a_permit_its_container_holds(store: DynamoDBProcessStore) -> None:
+    one = SharedRateLimiter(store.table_name, 1, client=store._client)
+    held = one.acquire(deadline=time.time() + 5)
+    got: list[float] = []
+    waiter = threading.Thread(target=lambda: got.append(one.acquire(time.time() + 5).stamped))
+    waiter.start()
+    time.sleep(0.3)  # the call takes a while
+    answered = time.time()
+    one.done(held)
+    waiter.join()
+    assert got and got[0] - answered >= 1.0 - 0.01
+
+
+def test_a_permit_whose_holder_vanished_frees_after_its_hold(
+    store: DynamoDBProcessStore,
+) -> None:
+    clock = Clock()
+    gone, other = (
+        SharedRateLimiter(
+            store.table_name, 1, hold=15, client=store._client, clock=clock, sleep=clock.sleep
+        )
+        for _ in range(2)
+    )
+    taken = gone.acquire(deadline=clock.now + 5)  # and never done(): the container died
+    other.acquire(deadline=clock.now + 30)
+    assert clock.now - taken.stamped == pytest.approx(15 + 1.05, abs=0.11)
 
 
 def test_a_fast_call_leaves_its_permit_alone(store: DynamoDBProcessStore) -> None:
@@ -152,13 +210,13 @@ def test_the_caller_does_not_wait_for_a_late_call_to_be_recorded(
         if is_move(request):
             assert recorded.wait(5)
 
-    # done() has returned while its write is held
+    # done() has returned while its write is held: the others see the permit in use
     one, permit = after_a_late_call(store, clock, hold_moves)
-    assert stamp_in_table(store, 0) == pytest.approx(permit.stamped, abs=0.001)
-    # ... but this container keeps to the new stamp already.
-    one.acquire(deadline=clock.now + 5)
-    assert clock.now - permit.stamped >= 0.5 + 1.0
+    assert stamp_in_table(store, 0) == pytest.approx(permit.held, abs=0.001)
     recorded.set()
+    # This container's next call on the permit waits for that record, not for the hold.
+    one.acquire(deadline=clock.now + 5)
+    assert clock.now - permit.stamped == pytest.approx(0.5 + 1.0, abs=0.001)
     one.flush()
 
 
