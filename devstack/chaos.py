@@ -92,8 +92,10 @@ class ChaosReport:
     rate_limited: int = 0  # 429s Landbot's own limit gave (not injected ones)
     calls: int = 0
     faults: Counter[str] = field(default_factory=Counter)
+    start_seconds: float = 0.0  # the stack's start, until the first burst
     create_seconds: float = 0.0
     drain_seconds: float = 0.0
+    tail_seconds: float = 0.0  # from Landbot's last call until every record is settled
     seconds: float = 0.0
 
     @property
@@ -158,8 +160,9 @@ class ChaosReport:
                 f"{self.drain_fraction:.2f} ({self.drain_seconds:.1f} s)",
             ),
             (
-                "run time (creating processes)",
-                f"{self.seconds:.1f} s ({self.create_seconds:.1f} s)",
+                "run time (starting / creating / after the last call)",
+                f"{self.seconds:.1f} s ({self.start_seconds:.1f} / {self.create_seconds:.1f}"
+                f" / {self.tail_seconds:.1f} s)",
             ),
         ]
         width = max(len(name) for name, _ in rows)
@@ -230,8 +233,11 @@ def run(config: ChaosConfig) -> ChaosReport:
         report.created = len(processes)
         stack.wait_for_drain(dead_letters=config.unknown, timeout=config.drain_timeout)
         # The drain runs from the first burst to the last call Landbot saw.
-        report.drain_seconds = max(call.time for call in simulator.calls()) - drain_started
+        last_call = max(call.time for call in simulator.calls())
+        report.drain_seconds = last_call - drain_started
         _wait_for_timeouts(stack, [pid for pid, kind in kinds.items() if kind in TIMED], 60.0)
+        report.start_seconds = drain_started - started
+        report.tail_seconds = time.monotonic() - last_call
         _account(stack, report, processes, expected, kinds)
     report.seconds = time.monotonic() - started
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from landbot_resume.events import completion_from_message
 from landbot_resume.landbot import CONNECT_TIMEOUT_SECONDS, LandbotClient
 from landbot_resume.ratelimit import SharedRateLimiter
-from landbot_resume.resume import ProcessBusy, ResumeResult, held_seconds, resume_process
+from landbot_resume.resume import (
+    DEFAULT_LEASE_SECONDS,
+    ProcessBusy,
+    ResumeResult,
+    held_seconds,
+    resume_process,
+)
 from landbot_resume.secrets import get_secret
 from landbot_resume.settings import ResumeSettings
 from landbot_resume.store import DynamoDBProcessStore
@@ -80,6 +87,16 @@ _METRIC_OF_RESULT = {
 }
 
 
+def lease_seconds() -> int:
+    """A claim lasts until this invocation ends (a second more for the clocks): no work on
+    it can outlive the invocation, so a concurrent duplicate comes back as soon as it could
+    be needed, not after the domain's longer default."""
+    left = landbot.deadline + SAFETY_SECONDS - time.time()
+    if not math.isfinite(left):  # outside an invocation
+        return DEFAULT_LEASE_SECONDS
+    return max(1, min(DEFAULT_LEASE_SECONDS, math.ceil(left) + 1))
+
+
 @tracer.capture_method
 def resume_record(record: dict[str, Any]) -> bool:
     """Handles one record; False when it must come back later (it stays on the queue)."""
@@ -99,6 +116,7 @@ def resume_record(record: dict[str, Any]) -> bool:
                 landbot,
                 now=int(time.time()),
                 resend_unconfirmed=settings.unconfirmed_jumps == "resend",
+                lease_seconds=lease_seconds(),
             )
     except ProcessBusy as busy:
         # Another delivery of the same outcome is at work: routine with at-least-once queues.

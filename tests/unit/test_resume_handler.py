@@ -63,9 +63,9 @@ class Handler:
             for message in messages
         ]
 
-    def invoke(self, *records: dict[str, Any]) -> set[str]:
-        context = LambdaContext(function_name="ResumeFunction", timeout=30.0)
-        context._deadline = time.monotonic() + 30.0
+    def invoke(self, *records: dict[str, Any], timeout: float = 30.0) -> set[str]:
+        context = LambdaContext(function_name="ResumeFunction", timeout=timeout)
+        context._deadline = time.monotonic() + timeout
         response = self.module.handler({"Records": list(records)}, context)
         return {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
 
@@ -196,6 +196,31 @@ def test_a_record_another_delivery_is_working_on_comes_back_after_its_lease(
     # Routine with an at-least-once queue: nothing for anyone to look at.
     assert [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno > logging.INFO] == []
     assert any("another delivery" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("timeout", [10.0, 30.0])
+def test_a_claim_lasts_until_the_invocation_ends_not_longer(
+    handler: Handler,
+    store: DynamoDBProcessStore,
+    landbot: FakeLandbot,
+    monkeypatch: pytest.MonkeyPatch,
+    timeout: float,
+) -> None:
+    # A concurrent duplicate waits for the lease: no longer than the claim's holder can live.
+    process_id = waiting_process(store)
+    leases: list[int] = []
+    set_field = landbot.set_field
+
+    def seen_while_claimed(customer_id: int, field: str, value: dict[str, Any]) -> None:
+        process = store.get(process_id)
+        assert process is not None and process.lease_until is not None
+        leases.append(process.lease_until - int(time.time()))
+        set_field(customer_id, field, value)
+
+    monkeypatch.setattr(landbot, "set_field", seen_while_claimed)
+    assert handler.invoke(*handler.deliver(paid(process_id)), timeout=timeout) == set()
+    (lease,) = leases
+    assert timeout - 1 <= lease <= timeout + 2
 
 
 @pytest.mark.parametrize(("policy", "status"), [("fail", Status.FAILED), ("resend", None)])

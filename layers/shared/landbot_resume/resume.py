@@ -31,9 +31,10 @@ from landbot_resume.models import (
 )
 from landbot_resume.ports import LandbotApi, LandbotError, LandbotRefusedToken, ProcessStore
 
-# How long a claim keeps other deliveries away: longer than one invocation (so two never
-# work on one process), shorter than the queue's visibility timeout (so the retry of a
-# crashed invocation finds the claim expired).
+# How long a claim keeps other deliveries away at most: longer than one invocation (so two
+# never work on one process), shorter than the queue's visibility timeout (so the retry of a
+# crashed invocation finds the claim expired). The resume function claims only until its
+# invocation ends, which no work on the claim can outlive.
 DEFAULT_LEASE_SECONDS = 60
 UNCONFIRMED = "assign_bot unconfirmed"
 # A held completion's wait for its next delivery doubles with each delivery, up to this.
