@@ -22,9 +22,10 @@ its own choosing), and the customer is resumed within about 90 s when the queue 
 backed up (the resume function gets a batch within a second or two and needs a second or
 two per resume). Behind a backlog (Landbot's 10 requests/s per token paces every resume) a
 timeout waits its turn like any outcome. The local stack sweeps every second: measured
-there, 40 waits of 2-6 s started 3 a second reached Landbot 0.5-1.0 s after their deadlines
-(median 0.7 s); started 8 a second, above the 5 resumes a second Landbot's limit allows,
-0.5-4.4 s (median 1.5 s), and 100 of them up to 10 s: the backlog, not the sweep.
+there, 40 waits of 2-6 s started 3 a second reached Landbot -0.2 to 0.8 s after their
+deadlines (median 0.3 s: a deadline is a whole second, so a wait may end up to a second
+before its timeout_seconds ran out in full); started 8 a second, above the 5 resumes a second
+Landbot's limit allows, 0.2-3.2 s (median 1.2 s): the backlog, not the sweep.
 
 Limits: a sweep sends at most MAX_PER_SWEEP timeouts and stops early when its invocation's
 time runs short (the rest are due for the next sweep): some thousands a minute, far above
