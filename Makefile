@@ -21,6 +21,7 @@ help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: $(VENV)/.installed ## create .venv with Python 3.13, the pinned tools and the layer's wheels
+	@command -v shellcheck >/dev/null || echo "make install: shellcheck is missing, and make test's workflow lint needs it: apt-get install shellcheck (bash .ci/run installs it)" >&2
 
 # checkov gets an environment of its own (.venv/checkov, linked into .venv/bin): its pins
 # clash with the dev tools' (pyproject.toml, dependency group checkov).
@@ -63,7 +64,7 @@ generated: install ## rewrite docs/openapi.json and the layer's cold-start modul
 bench: install ## the benchmarks (several minutes; BENCH_ARGS="--quick" for a smoke run)
 	python -m bench $(BENCH_ARGS)
 
-test: lint typecheck ## lint, type check and every test, the IaC scans among them (what CI runs)
+test: lint typecheck ## lint, type check and every test, the workflow lint and the IaC scans among them (what CI runs)
 	python -m pytest
 
 lint: install ## ruff check and ruff format --check

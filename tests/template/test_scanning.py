@@ -1,4 +1,4 @@
-"""IaC scanning of the templates (template.yaml): checkov finds
+"""IaC scanning of the templates (template.yaml, pipeline/bootstrap.yaml): checkov finds
 nothing but the checks .checkov.yaml skips, each with its reason, and cfn-lint's
 informational checks pass. Both run offline (checkov with --skip-download)."""
 
@@ -19,7 +19,7 @@ from devstack.template import ROOT
 CONFIG_PATH = ROOT / ".checkov.yaml"
 CONFIG: dict[str, Any] = yaml.safe_load(CONFIG_PATH.read_text(encoding="utf-8"))
 SKIPPED: list[str] = CONFIG["skip-check"]
-TEMPLATES = ["template.yaml"]
+TEMPLATES = ["template.yaml", "pipeline/bootstrap.yaml"]
 # A skipped check and the comment lines just above it, its reason.
 SKIP_WITH_REASON = re.compile(r"((?:^  # .+\n)+)^  - (CKV\w+)$", re.MULTILINE)
 
@@ -82,7 +82,8 @@ def test_each_skipped_check_gives_its_reason() -> None:
 
 
 def test_cfn_lint_informational_checks_pass() -> None:
-    """template.yaml's other rules run in test_sam_validate_lint_is_clean."""
+    """template.yaml's other rules run in test_sam_validate_lint_is_clean; the bootstrap
+    template gets them all here."""
     command = shutil.which("cfn-lint")
     if command is None:
         pytest.fail("cfn-lint is not on PATH: run make install")
