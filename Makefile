@@ -21,13 +21,19 @@ help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: $(VENV)/.installed ## create .venv with Python 3.13, the pinned tools and the layer's wheels
+	@command -v shellcheck >/dev/null || echo "make install: shellcheck is missing, and make test's workflow lint needs it: apt-get install shellcheck (bash .ci/run installs it)" >&2
 
+# checkov gets an environment of its own (.venv/checkov, linked into .venv/bin): its pins
+# clash with the dev tools' (pyproject.toml, dependency group checkov).
 $(VENV)/.installed: pyproject.toml layers/shared/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed: install it (e.g. pyenv install 3.13) or set PYTHON=/path/to/python3.13"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
 	$(BIN)/python -m pip install --quiet -r layers/shared/requirements.txt --group dev
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(PYTHON) -m venv --clear --without-pip $(VENV)/checkov
+	$(BIN)/python -m pip --python $(VENV)/checkov/bin/python install --quiet --disable-pip-version-check --group checkov
+	ln -sf ../checkov/bin/checkov $(BIN)/checkov
 	$(BIN)/python -m pip download --quiet $(LAYER_WHEEL_ARGS) -r layers/shared/requirements.txt -d $(WHEELS)
 	touch $@
 
@@ -58,7 +64,7 @@ generated: install ## rewrite docs/openapi.json and the layer's cold-start modul
 bench: install ## the benchmarks (several minutes; BENCH_ARGS="--quick" for a smoke run)
 	python -m bench $(BENCH_ARGS)
 
-test: lint typecheck ## lint, type check and every test (what CI runs)
+test: lint typecheck ## lint, type check and every test, the workflow lint and the IaC scans among them (what CI runs)
 	python -m pytest
 
 lint: install ## ruff check and ruff format --check

@@ -891,7 +891,11 @@ def test_layer_requirements_are_pinned_without_boto3() -> None:
 def test_samconfig_environments() -> None:
     config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
     assert config["version"] == 0.1
-    for env, stack in (("default", "landbot-resume"), ("prod", "landbot-resume-prod")):
+    for env, stack in (
+        ("default", "landbot-resume"),
+        ("staging", "landbot-resume-staging"),
+        ("prod", "landbot-resume-prod"),
+    ):
         assert config[env]["global"]["parameters"]["stack_name"] == stack
         deploy = config[env]["deploy"]["parameters"]
         assert deploy["capabilities"] == "CAPABILITY_IAM"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from importlib.metadata import version
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -17,6 +18,7 @@ from landbot_resume.cli import processes, redrive
 from landbot_resume.cli.stack import LOCAL_STACK, CliError, Stack, Target, explain, open_stack
 
 Command = Callable[[argparse.Namespace, Stack], int]
+DISTRIBUTION = "landbot-resume"
 
 
 def _target_options() -> argparse.ArgumentParser:
@@ -38,6 +40,8 @@ def parser() -> argparse.ArgumentParser:
         prog="landbot-resume",
         description="Operate a landbot-resume stack: its processes and its dead-letter queue.",
     )
+    # The installed distribution's version: pyproject.toml's, the one place it is written.
+    top.add_argument("--version", action="version", version=f"%(prog)s {version(DISTRIBUTION)}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     target = [_target_options()]
 
