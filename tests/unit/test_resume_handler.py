@@ -220,7 +220,7 @@ def test_a_claim_lasts_until_the_invocation_ends_not_longer(
     monkeypatch.setattr(landbot, "set_field", seen_while_claimed)
     assert handler.invoke(*handler.deliver(paid(process_id)), timeout=timeout) == set()
     (lease,) = leases
-    assert timeout - 1 <= lease <= timeout + 2
+    assert timeout - 3 <= lease <= timeout + 2  # a loaded machine may take a second or two
 
 
 @pytest.mark.parametrize(("policy", "status"), [("fail", Status.FAILED), ("resend", None)])
